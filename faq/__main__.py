@@ -1,0 +1,5 @@
+"""Entry point for `python -m faq`."""
+
+from faq.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,227 @@
+"""Load `faq.yaml` into frozen records, validating everything at load time.
+
+Every problem is collected and reported at once; each message names the file, the entry id and the
+field (and the line, for YAML syntax errors), so a broken edit is quick to find.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, cast
+
+import yaml
+
+from faq.models import DEFAULT_FAQ_PATH, GENERAL_GUIDANCE, TOPICS, Entry, Faq, Tip, Topic
+from faq.text import normalise
+
+MAX_ANSWER_CHARS = 1000
+MIN_SOURCE_CHARS = 10
+MAX_SOURCE_CHARS = 120
+_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,40}$")
+_WORD = re.compile(r"^[a-z0-9]+$")
+
+
+class FaqError(Exception):
+    """The FAQ file cannot be used; `errors` lists every problem found."""
+
+    def __init__(self, path: Path | str, errors: list[str]) -> None:
+        self.path = Path(path)
+        self.errors = errors
+        super().__init__("\n".join(errors))
+
+
+def load_faq(path: Path | str = DEFAULT_FAQ_PATH, material: str | None = None) -> Faq:
+    """Read, parse and validate an FAQ file; raise FaqError listing every problem.
+
+    With `material` (the source text), each `source` phrase must occur in it verbatim.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise FaqError(path, [f"{path}: cannot read: {exc}"]) from exc
+    return parse_faq(text, path, material)
+
+
+def parse_faq(text: str, path: Path | str = "<string>", material: str | None = None) -> Faq:
+    """Parse and validate FAQ YAML held in a string."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise FaqError(path, [f"{where}: YAML syntax error: {problem}"]) from exc
+    return _Validator(path, material).build(data)
+
+
+class _Validator:
+    """Turns parsed YAML into an Faq, collecting every error on the way."""
+
+    def __init__(self, path: Path, material: str | None) -> None:
+        self.path = path
+        self.material = material
+        self.errors: list[str] = []
+
+    def error(self, where: str, message: str) -> None:
+        self.errors.append(f"{self.path}: {where}: {message}")
+
+    def build(self, data: object) -> Faq:
+        if not isinstance(data, Mapping):
+            raise FaqError(self.path, [f"{self.path}: top level must be a mapping with 'entries' and 'tips'"])
+        version = data.get("version")
+        if not isinstance(version, int) or isinstance(version, bool):
+            self.error("field 'version'", "must be an integer")
+            version = 0
+        synonyms = self._synonyms(data.get("synonyms", {}))
+        entries = self._entries(data.get("entries"))
+        tips = self._tips(data.get("tips"))
+        self._cross_check(entries)
+        if self.errors:
+            raise FaqError(self.path, self.errors)
+        return Faq(version=version, synonyms=synonyms, entries=tuple(entries), tips=tuple(tips), path=self.path)
+
+    def _synonyms(self, raw: object) -> dict[str, str]:
+        if raw is None:
+            return {}
+        if not isinstance(raw, Mapping):
+            self.error("field 'synonyms'", "must be a mapping of word: word")
+            return {}
+        result: dict[str, str] = {}
+        for key, value in raw.items():
+            k, v = normalise(str(key)), normalise(str(value))
+            if not _WORD.match(k) or not v:
+                self.error(f"synonym {key!r}", "must map one word to a non-empty word or phrase")
+            elif k == v:
+                self.error(f"synonym {key!r}", "maps a word to itself")
+            else:
+                result[k] = v
+        return result
+
+    def _text(self, item: Mapping[str, Any], field: str, where: str, *, required: bool = True) -> str | None:
+        value = item.get(field)
+        if value is None:
+            if required:
+                self.error(where, f"field '{field}' is missing")
+            return None
+        if not isinstance(value, str | int | float) or isinstance(value, bool) or not str(value).strip():
+            self.error(where, f"field '{field}' must be non-empty text")
+            return None
+        return str(value).strip()
+
+    def _source(self, item: Mapping[str, Any], where: str) -> str | None:
+        source = self._text(item, "source", where)
+        if source is None or source == GENERAL_GUIDANCE:
+            return source
+        if not MIN_SOURCE_CHARS <= len(source) <= MAX_SOURCE_CHARS:
+            self.error(
+                where,
+                f"field 'source' must be {MIN_SOURCE_CHARS}-{MAX_SOURCE_CHARS} characters "
+                f"or '{GENERAL_GUIDANCE}' (got {len(source)})",
+            )
+        elif self.material is not None and source not in self.material:
+            self.error(where, f"field 'source' does not occur in the material: {source!r}")
+        return source
+
+    def _list(self, raw: object, name: str) -> list[Mapping[str, Any]]:
+        if not isinstance(raw, list) or not raw:
+            self.error(f"field '{name}'", "must be a non-empty list")
+            return []
+        items: list[Mapping[str, Any]] = []
+        for n, item in enumerate(raw, 1):
+            if isinstance(item, Mapping):
+                items.append(cast(Mapping[str, Any], item))
+            else:
+                self.error(f"{name} #{n}", "must be a mapping")
+        return items
+
+    def _id(self, item: Mapping[str, Any], kind: str, n: int, seen: set[str]) -> str | None:
+        ident = self._text(item, "id", f"{kind} #{n}")
+        if ident is None:
+            return None
+        if not _ID.match(ident):
+            self.error(f"{kind} {ident!r}", "field 'id' must be lowercase letters, digits and dashes")
+        if ident in seen:
+            self.error(f"{kind} {ident!r}", "duplicate id")
+        seen.add(ident)
+        return ident
+
+    def _entries(self, raw: object) -> list[Entry]:
+        entries: list[Entry] = []
+        seen: set[str] = set()
+        for n, item in enumerate(self._list(raw, "entries"), 1):
+            ident = self._id(item, "entry", n, seen)
+            where = f"entry {ident!r}" if ident else f"entry #{n}"
+            topic = item.get("topic")
+            if topic not in TOPICS:
+                self.error(where, f"field 'topic' must be one of {', '.join(TOPICS)}")
+            question = self._text(item, "question", where)
+            answer = self._text(item, "answer", where)
+            if answer is not None and len(answer) > MAX_ANSWER_CHARS:
+                self.error(where, f"field 'answer' is {len(answer)} characters; the limit is {MAX_ANSWER_CHARS}")
+            tip = self._text(item, "tip", where, required=False)
+            source = self._source(item, where)
+            variants = self._strings(item, "variants", where, required=True)
+            related = self._strings(item, "related", where, required=False)
+            if ident and ident in related:
+                self.error(where, "field 'related' names the entry itself")
+            if ident and question and answer and source and topic in TOPICS:
+                entries.append(
+                    Entry(
+                        id=ident,
+                        topic=cast(Topic, topic),
+                        question=question,
+                        variants=tuple(variants),
+                        answer=answer,
+                        source=source,
+                        tip=tip,
+                        related=tuple(related),
+                    )
+                )
+        return entries
+
+    def _strings(self, item: Mapping[str, Any], field: str, where: str, *, required: bool) -> list[str]:
+        raw = item.get(field)
+        if raw is None and not required:
+            return []
+        if not isinstance(raw, list) or (required and not raw):
+            self.error(where, f"field '{field}' must be a non-empty list" if required else f"field '{field}' must be a list")
+            return []
+        values: list[str] = []
+        for value in raw:
+            if not isinstance(value, str | int | float) or not str(value).strip():
+                self.error(where, f"field '{field}' holds an empty or non-text item")
+            else:
+                values.append(str(value).strip())
+        return values
+
+    def _tips(self, raw: object) -> list[Tip]:
+        tips: list[Tip] = []
+        seen: set[str] = set()
+        for n, item in enumerate(self._list(raw, "tips"), 1):
+            ident = self._id(item, "tip", n, seen)
+            where = f"tip {ident!r}" if ident else f"tip #{n}"
+            text = self._text(item, "text", where)
+            source = self._source(item, where)
+            if ident and text and source:
+                tips.append(Tip(id=ident, text=text, source=source))
+        return tips
+
+    def _cross_check(self, entries: list[Entry]) -> None:
+        ids = {e.id for e in entries}
+        owner: dict[str, str] = {}
+        for entry in entries:
+            for rel in entry.related:
+                if rel not in ids:
+                    self.error(f"entry {entry.id!r}", f"field 'related' names unknown entry {rel!r}")
+            for phrase in (entry.question, *entry.variants):
+                key = normalise(phrase)
+                other = owner.setdefault(key, entry.id)
+                if other != entry.id:
+                    self.error(
+                        f"entry {entry.id!r}",
+                        f"field 'variants': {phrase!r} is already a question or variant of entry {other!r}",
+                    )

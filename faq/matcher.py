@@ -1,0 +1,260 @@
+"""Match a user's message to an FAQ entry: typo-tolerant, weighted by rarity, and willing to decline.
+
+How a message is scored:
+1. Normalise it (`faq.text`), keep the first few hundred characters, split into words.
+2. Map each word through the synonym table; a word the FAQ never uses is typo-corrected against the
+   FAQ's vocabulary with rapidfuzz (`extractOne` + `score_cutoff`), then mapped again and stemmed.
+3. Drop filler words. The rest are weighted by inverse entry frequency, so "back" or "massage", which
+   every entry mentions, barely count, while "kidney" or "sleep" decide.
+4. Keyword coverage: the share of the message's weight that an entry's vocabulary explains. Words the
+   FAQ does not know count against every entry, which is what declines "kidney beans recipe".
+5. Fuzzy similarity of the whole message against every phrasing of every entry, with rapidfuzz
+   `process.extract`, catches word order and near-misses that keywords alone would not.
+6. The blend decides the tier: answer, suggest (close candidates) or none.
+A red-flag check (`faq.safety`) runs before all of this and always wins.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Literal
+
+from rapidfuzz import fuzz, process
+
+from faq import safety
+from faq.models import Faq
+from faq.text import normalise, stem
+
+Tier = Literal["answer", "suggest", "none"]
+
+ANSWER_SCORE = 62.0
+SUGGEST_SCORE = 48.0
+KEYWORD_WEIGHT = 0.6
+UNKNOWN_WORD_WEIGHT = 1.3
+MAX_UNKNOWN_WORDS = 4  # a long, chatty message is not declined just for its chatter
+CORRECTED_WORD_FACTOR = 0.85
+FUZZY_CANDIDATES = 40
+FALLBACK_SCORE = 86.0
+EVIDENCE_CAP = 7.0
+
+STOPWORDS = frozenset(
+    """
+    a about above after again all also am an and any anything are as at be because been before being
+    between both but by can cant could did do does doing done dont during each either even ever every
+    for from get gets getting got had has have having he her here hers him his how i id if im in into
+    is it its ive just let lets like me might more most much must my myself need no nor not now of off
+    oh ok okay on once one only or other our out over own please pls plz really right rn same should so
+    some something such tell than thank thanks that thats the their them then there these they thing
+    things this those through to too u ur us very wanna was way we well were what whats when where
+    whether which while who why will with would wont yall yes yet you your youre yours yourself
+    hi hey hello lol idk tbh ya yeah wait um uh hmm gonna gotta kinda sorta actually basically literally
+    anyone someone question know want think say said go going make made see use used using give
+    help helps helped work works
+    """.split()
+)
+
+
+@dataclass(frozen=True, slots=True)
+class MatchResult:
+    """What the matcher concluded about one message."""
+
+    query: str
+    tier: Tier
+    entry_id: str | None
+    score: float
+    suggestions: tuple[str, ...] = ()
+    safety_reason: str | None = None
+    also: str | None = None  # with a safety answer: the entry the message would otherwise have matched
+
+    def as_dict(self) -> dict[str, object]:
+        """Return the JSON shape used by `python -m faq match --json`."""
+        return {
+            "q": self.query,
+            "id": self.entry_id,
+            "tier": self.tier,
+            "score": round(self.score, 1),
+            "suggestions": list(self.suggestions),
+        }
+
+
+@dataclass(slots=True)
+class _Query:
+    words: list[str] = field(default_factory=list)  # content words, after synonyms, correction, stemming
+    corrected: set[str] = field(default_factory=set)
+    unknown: int = 0
+    text: str = ""  # normalised text with corrections applied, for the safety check
+
+
+class Matcher:
+    """An index over one Faq; build once, then call `match` as often as needed."""
+
+    def __init__(self, faq: Faq) -> None:
+        self.faq = faq
+        self._ids = [e.id for e in faq.entries]
+        self._synonyms = {k: v.split() for k, v in faq.synonyms.items()}
+        self._corrections: dict[str, str | None] = {}
+
+        doc_words: list[list[str]] = []
+        doc_owner: list[int] = []
+        entry_words: list[set[str]] = [set() for _ in faq.entries]
+        surface: set[str] = set(self._synonyms)
+        for index, entry in enumerate(faq.entries):
+            for phrase in (entry.question, *entry.variants):
+                raw = normalise(phrase).split()
+                surface.update(raw)
+                words = self._content(raw)
+                doc_words.append(words)
+                doc_owner.append(index)
+                entry_words[index].update(words)
+        for values in self._synonyms.values():
+            surface.update(values)
+        surface.update(_SAFETY_VOCABULARY)
+
+        self._vocabulary = sorted(w for w in surface if len(w) > 2 and w not in STOPWORDS)
+        self._known = frozenset(surface | {stem(w) for w in surface})
+        frequency: dict[str, int] = defaultdict(int)
+        for words in entry_words:
+            for word in words:
+                frequency[word] += 1
+        n = max(len(faq.entries), 1)
+        self._idf = {word: math.log(1 + n / df) for word, df in frequency.items()}
+        self._postings: dict[str, list[int]] = defaultdict(list)
+        for index, words in enumerate(entry_words):
+            for word in words:
+                self._postings[word].append(index)
+        self._doc_text = [" ".join(sorted(words)) for words in doc_words]
+        self._doc_owner = doc_owner
+        self._full_text = [normalise(p) for e in faq.entries for p in (e.question, *e.variants)]
+
+    def _content(self, raw: list[str]) -> list[str]:
+        words: list[str] = []
+        for word in raw:
+            for mapped in self._synonyms.get(word, (word,)):
+                if mapped not in STOPWORDS:
+                    words.append(stem(mapped))
+        return words
+
+    def _correct(self, word: str) -> str | None:
+        if word in self._corrections:
+            return self._corrections[word]
+        cutoff = 85.0 if len(word) <= 4 else 80.0 if len(word) <= 6 else 85.0
+        best = (
+            process.extractOne(word, self._vocabulary, scorer=fuzz.ratio, score_cutoff=cutoff)
+            if len(word) >= 4 and word.isalpha()
+            else None
+        )
+        result = best[0] if best else None
+        if len(self._corrections) < 50_000:
+            self._corrections[word] = result
+        return result
+
+    def _parse(self, text: str) -> _Query:
+        query = _Query()
+        fixed: list[str] = []
+        for word in normalise(text).split():
+            if word in STOPWORDS:
+                fixed.append(word)
+                continue
+            if word not in self._known and stem(word) not in self._known:
+                correction = self._correct(word)
+                if correction is None:
+                    query.unknown += 1
+                    fixed.append(word)
+                    continue
+                query.corrected.add(correction)
+                word = correction
+            fixed.append(word)
+            for mapped in self._synonyms.get(word, (word,)):
+                if mapped not in STOPWORDS:
+                    query.words.append(stem(mapped))
+        query.text = " ".join(fixed)
+        return query
+
+    def match(self, text: str) -> MatchResult:
+        """Return the best entry for `text`, some candidates, or a decline. Never raises."""
+        shown = text[:200]
+        query = self._parse(text)
+        flag = safety.check(query.text)
+        ranked = self._rank(query)
+        if flag is not None:
+            other = next((i for i, _ in ranked if i != flag.entry_id), None) if ranked else None
+            other_score = ranked[0][1] if ranked else 0.0
+            return MatchResult(
+                shown,
+                "answer",
+                flag.entry_id,
+                100.0,
+                safety_reason=flag.reason,
+                also=other if other is not None and other_score >= ANSWER_SCORE else None,
+            )
+        if not ranked:
+            return MatchResult(shown, "none", None, 0.0)
+        best_id, best = ranked[0]
+        if best >= ANSWER_SCORE:
+            return MatchResult(shown, "answer", best_id, best)
+        if best >= SUGGEST_SCORE:
+            close = tuple(i for i, s in ranked[:3] if s >= SUGGEST_SCORE - 8)
+            return MatchResult(shown, "suggest", best_id, best, suggestions=close)
+        return MatchResult(shown, "none", None, best)
+
+    def _rank(self, query: _Query) -> list[tuple[str, float]]:
+        if not query.words:
+            return self._fallback(query.text) if query.unknown == 0 else []
+        if query.unknown >= len(query.words) and not ANCHORS.intersection(query.words):
+            return []  # words the FAQ never uses, and nothing about massage or backs: another subject
+        unique = list(dict.fromkeys(query.words))
+        weights = {
+            w: self._idf.get(w, 0.0) * (CORRECTED_WORD_FACTOR if w in query.corrected else 1.0) for w in unique
+        }
+        total = sum(weights.values()) + UNKNOWN_WORD_WEIGHT * min(query.unknown, MAX_UNKNOWN_WORDS)
+        total = min(total, EVIDENCE_CAP)  # past this much matched weight, a long message is not diluted further
+        if total <= 0:
+            return []
+        coverage: dict[int, float] = defaultdict(float)
+        for word in unique:
+            for index in self._postings.get(word, ()):
+                coverage[index] += weights[word]
+        if not coverage:
+            return []
+        fuzzy: dict[int, float] = {}
+        needle = " ".join(sorted(query.words))
+        for _, score, doc in process.extract(
+            needle, self._doc_text, scorer=fuzz.ratio, processor=None, limit=FUZZY_CANDIDATES, score_cutoff=30
+        ):
+            owner = self._doc_owner[doc]
+            fuzzy[owner] = max(fuzzy.get(owner, 0.0), score)
+        scores = {
+            index: 100 * KEYWORD_WEIGHT * (cov / total) + (1 - KEYWORD_WEIGHT) * fuzzy.get(index, 0.0)
+            for index, cov in coverage.items()
+        }
+        ranked = sorted(scores.items(), key=lambda item: -item[1])[:5]
+        return [(self._ids[i], s) for i, s in ranked]
+
+    def _fallback(self, text: str) -> list[tuple[str, float]]:
+        """Score a message made only of common words ("what can you do") by its whole wording."""
+        if not text:
+            return []
+        found = process.extractOne(text, self._full_text, scorer=fuzz.ratio, processor=None, score_cutoff=60)
+        if found is None:
+            return []
+        _, score, doc = found
+        return [(self._ids[self._doc_owner[doc]], score * ANSWER_SCORE / FALLBACK_SCORE)]
+
+
+# Words that tie a message to this bot's subject. A message with words the FAQ never uses and none of
+# these is about something else ("bitcoin price", "kidney beans recipe").
+ANCHORS = frozenset(
+    """
+    massage therapy therapist back spine spinal muscle pain ache sore stiff tension body doctor
+    """.split()
+)
+
+_SAFETY_VOCABULARY = frozenset(
+    """
+    numb numbness tingling bladder bowel bowels incontinence fever feverish accident crash fell fall
+    weight chest severe worsening unbearable excruciating pregnant pregnancy clot clots thinner thinners
+    fracture fractured broken osteoporosis wound wounds infection infected surgery weak weakness legs
+    """.split()
+)

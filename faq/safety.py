@@ -1,0 +1,123 @@
+"""The red-flag check: runs before matching, so symptoms that need a doctor are never answered with a tip.
+
+Patterns work on normalised text (see `faq.text.normalise`) and are deliberately broad: a false alarm
+costs a user one extra sentence, a miss could cost far more.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+SEE_A_DOCTOR = "see-a-doctor"
+CONTRAINDICATIONS = "contraindications"
+SafetyEntry = Literal["see-a-doctor", "contraindications"]
+
+# A negation just before a symptom ("no injury", "without fever") does not raise the flag.
+_NEGATION = re.compile(r"\b(?:no|not|never|without|dont|didnt|havent|hasnt|isnt|nor)\s+(?:\w+\s+)?$")
+
+
+@dataclass(frozen=True, slots=True)
+class SafetyFlag:
+    """Why a message was routed to a safety entry."""
+
+    entry_id: SafetyEntry
+    reason: str
+
+
+def _p(*alternatives: str) -> re.Pattern[str]:
+    return re.compile(r"\b(?:" + "|".join(alternatives) + r")\b")
+
+
+RED_FLAGS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("numbness or tingling", _p(r"numb\w*", r"tingl\w*", r"pins and needles", r"no feeling in", r"cant feel my")),
+    (
+        "weakness in the legs",
+        _p(
+            r"(?:leg|legs|foot|feet|knee|knees)\s+(?:\w+\s+){0,3}(?:weak|weaker|wobbly|buckl\w*|giv\w* (?:out|way))",
+            r"weak\w*\s+(?:\w+\s+){0,2}(?:leg|legs|foot|feet|knees)",
+            r"foot drop",
+            r"cant (?:walk|stand)",
+        ),
+    ),
+    (
+        "loss of bladder or bowel control",
+        _p(
+            r"bladder",
+            r"bowel\w*",
+            r"incontinen\w*",
+            r"(?:wet|peed|pooped|soiled) (?:myself|my pants|the bed)",
+            r"cant (?:control|hold) (?:my )?(?:pee|poo|poop|urine|wee)",
+            r"saddle",
+            r"groin",
+        ),
+    ),
+    ("fever", _p(r"fever\w*", r"feverish", r"high temperature", r"chills", r"night sweats")),
+    (
+        "a recent fall or accident",
+        _p(
+            r"(?:i|we|just|recently)\s+fell",
+            r"fell (?:down|off|over|from|on)",
+            r"(?:a|bad|the) fall\b(?! asleep)",
+            r"accident",
+            r"crash\w*",
+            r"collision",
+            r"whiplash",
+            r"hit by",
+            r"trauma",
+        ),
+    ),
+    (
+        "unexplained weight loss",
+        _p(
+            r"weight loss",
+            r"los(?:t|ing|e) (?:\w+\s+){0,2}(?:\d+\s*)?(?:weight|kg|kgs|kilos?|pounds|lbs|stone)",
+            r"dropp\w* (?:\w+\s+){0,2}(?:\d+\s*)?(?:weight|kg|kilos?|pounds|lbs)",
+        ),
+    ),
+    ("chest pain", _p(r"chest (?:pain|pains|ache|tight\w*|pressure|hurts?)", r"(?:pain|ache)\w* in (?:my|the) chest")),
+    (
+        "severe or worsening pain",
+        _p(
+            r"getting worse",
+            r"gets worse",
+            r"worse (?:and worse|every|each|by the)",
+            r"worsening",
+            r"unbearable",
+            r"excruciating",
+            r"agoni\w*",
+            r"severe",
+            r"worst pain",
+            r"cant (?:sleep|move|get up) (?:\w+\s+){0,2}(?:pain|hurts?)",
+            r"nothing helps",
+        ),
+    ),
+    ("cancer history", _p(r"cancer", r"tumou?r")),
+)
+
+CONTRAINDICATION_FLAGS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("pregnancy", _p(r"pregnan\w*", r"expecting a baby", r"trimester")),
+    ("blood clots", _p(r"blood clots?", r"clots?", r"clotting", r"dvt", r"thrombo\w*", r"embolism")),
+    (
+        "blood thinners",
+        _p(r"blood thinners?", r"thinners", r"anticoagula\w*", r"warfarin", r"heparin", r"eliquis", r"xarelto"),
+    ),
+    (
+        "a fracture",
+        _p(r"fractur\w*", r"broken (?:bone|bones|rib|ribs|back|spine|vertebra\w*|leg|arm)", r"broke my \w+"),
+    ),
+    ("osteoporosis", _p(r"osteoporo\w*", r"brittle bones?")),
+    ("an open wound or infection", _p(r"open wounds?", r"wounds?(?! up)", r"infect\w*", r"rash", r"burns?")),
+    ("recent surgery", _p(r"surgery", r"operation", r"stitches")),
+)
+
+
+def check(normalised: str) -> SafetyFlag | None:
+    """Return the safety entry a message must get, or None; red flags outrank contraindications."""
+    for table, entry_id in ((RED_FLAGS, SEE_A_DOCTOR), (CONTRAINDICATION_FLAGS, CONTRAINDICATIONS)):
+        for reason, pattern in table:
+            for found in pattern.finditer(normalised):
+                if not _NEGATION.search(normalised[: found.start()]):
+                    return SafetyFlag(entry_id=entry_id, reason=reason)  # type: ignore[arg-type]
+    return None

@@ -1,0 +1,44 @@
+"""Text normalisation shared by the loader, the matcher and the safety check."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+MAX_QUERY_CHARS = 400  # only the start of a message decides what it is about
+
+_APOSTROPHE = re.compile(r"(?<=\w)['’‘`´ʼ](?=\w)")
+_NON_WORD = re.compile(r"[\W_]+")
+# Control characters become spaces; format marks (right-to-left, zero-width, BOM) vanish.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+_FORMAT = re.compile(r"[\u00ad\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]+")
+
+
+def normalise(text: str, limit: int = MAX_QUERY_CHARS) -> str:
+    """Return `text` folded to lowercase words separated by single spaces.
+
+    NFKC folds look-alike characters, invisible marks (right-to-left, zero-width) are dropped,
+    apostrophes inside words vanish ("what's" -> "whats") and all other punctuation becomes a space.
+    """
+    text = unicodedata.normalize("NFKC", text[: limit * 2])[:limit]
+    text = _FORMAT.sub("", _CONTROL.sub(" ", text)).casefold()
+    text = _APOSTROPHE.sub("", text)
+    return _NON_WORD.sub(" ", text).strip()
+
+
+def tokens(text: str, limit: int = MAX_QUERY_CHARS) -> list[str]:
+    """Return the normalised words of `text`."""
+    return normalise(text, limit).split()
+
+
+def stem(word: str) -> str:
+    """Strip the commonest English inflections, so "muscles" and "muscle" meet."""
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 5 and word.endswith("ing"):
+        return word[:-3]
+    if len(word) > 4 and word.endswith("ed") and not word.endswith("eed"):
+        return word[:-2]
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
