@@ -29,15 +29,15 @@ from faq.text import normalise, stem
 
 Tier = Literal["answer", "suggest", "none"]
 
-ANSWER_SCORE = 62.0
-SUGGEST_SCORE = 48.0
-KEYWORD_WEIGHT = 0.6
-UNKNOWN_WORD_WEIGHT = 1.3
+ANSWER_SCORE = 56.0
+SUGGEST_SCORE = 44.0
+KEYWORD_WEIGHT = 0.7
+UNKNOWN_WORD_WEIGHT = 2.0
 MAX_UNKNOWN_WORDS = 4  # a long, chatty message is not declined just for its chatter
 CORRECTED_WORD_FACTOR = 0.85
 FUZZY_CANDIDATES = 40
 FALLBACK_SCORE = 86.0
-EVIDENCE_CAP = 7.0
+EVIDENCE_CAP = 9.0
 
 STOPWORDS = frozenset(
     """
@@ -51,7 +51,9 @@ STOPWORDS = frozenset(
     whether which while who why will with would wont yall yes yet you your youre yours yourself
     hi hey hello lol idk tbh ya yeah wait um uh hmm gonna gotta kinda sorta actually basically literally
     anyone someone question know want think say said go going make made see use used using give
-    help helps helped work works
+    help helps helped work works exactly always n also still ever much many lot lots bit little maybe
+    probably anyway cause since until though although already sure guess mean means kind sort
+    around every anybody somebody everyone thats theres theyre im ive ill hes shes wed
     """.split()
 )
 
@@ -83,7 +85,12 @@ class MatchResult:
 class _Query:
     words: list[str] = field(default_factory=list)  # content words, after synonyms, correction, stemming
     corrected: set[str] = field(default_factory=set)
-    unknown: int = 0
+    unknown_words: list[str] = field(default_factory=list)
+
+    @property
+    def unknown(self) -> int:
+        """How many words of the message the FAQ never uses."""
+        return len(self.unknown_words)
     text: str = ""  # normalised text with corrections applied, for the safety check
 
 
@@ -127,6 +134,7 @@ class Matcher:
         self._doc_text = [" ".join(sorted(words)) for words in doc_words]
         self._doc_owner = doc_owner
         self._full_text = [normalise(p) for e in faq.entries for p in (e.question, *e.variants)]
+        self._max_words = max((len(t.split()) for t in self._full_text), default=1)
 
     def _content(self, raw: list[str]) -> list[str]:
         words: list[str] = []
@@ -154,13 +162,16 @@ class Matcher:
         query = _Query()
         fixed: list[str] = []
         for word in normalise(text).split():
+            shorthand = self._synonyms.get(word)
+            if shorthand is not None and len(shorthand) == 1 and shorthand[0] in STOPWORDS:
+                word = shorthand[0]  # "u" -> "you", so the whole-wording fallback sees real words
             if word in STOPWORDS:
                 fixed.append(word)
                 continue
             if word not in self._known and stem(word) not in self._known:
                 correction = self._correct(word)
                 if correction is None:
-                    query.unknown += 1
+                    query.unknown_words.append(stem(word))
                     fixed.append(word)
                     continue
                 query.corrected.add(correction)
@@ -219,12 +230,20 @@ class Matcher:
         if not coverage:
             return []
         fuzzy: dict[int, float] = {}
-        needle = " ".join(sorted(query.words))
+        # Unknown words stay in the fuzzy needle: "therapist near me" is not "therapist".
+        needle = " ".join(sorted(query.words + query.unknown_words[:MAX_UNKNOWN_WORDS]))
         for _, score, doc in process.extract(
             needle, self._doc_text, scorer=fuzz.ratio, processor=None, limit=FUZZY_CANDIDATES, score_cutoff=30
         ):
             owner = self._doc_owner[doc]
             fuzzy[owner] = max(fuzzy.get(owner, 0.0), score)
+        if len(query.text.split()) <= self._max_words:
+            # Short messages also compare word for word, so "what is a massage" finds "What is massage?".
+            for _, score, doc in process.extract(
+                query.text, self._full_text, scorer=fuzz.ratio, processor=None, limit=10, score_cutoff=60
+            ):
+                owner = self._doc_owner[doc]
+                fuzzy[owner] = max(fuzzy.get(owner, 0.0), score)
         scores = {
             index: 100 * KEYWORD_WEIGHT * (cov / total) + (1 - KEYWORD_WEIGHT) * fuzzy.get(index, 0.0)
             for index, cov in coverage.items()
@@ -236,12 +255,16 @@ class Matcher:
         """Score a message made only of common words ("what can you do") by its whole wording."""
         if not text:
             return []
+        text = " ".join(w for w in text.split() if w not in FILLER)
         found = process.extractOne(text, self._full_text, scorer=fuzz.ratio, processor=None, score_cutoff=60)
         if found is None:
             return []
         _, score, doc = found
         return [(self._ids[self._doc_owner[doc]], score * ANSWER_SCORE / FALLBACK_SCORE)]
 
+
+# Interjections carry no meaning; the whole-wording fallback ignores them ("wait who even are u").
+FILLER = frozenset("wait hey hi hello yo lol even so um uh hmm ok okay just really actually like pls please bro tbh idk rn".split())
 
 # Words that tie a message to this bot's subject. A message with words the FAQ never uses and none of
 # these is about something else ("bitcoin price", "kidney beans recipe").
