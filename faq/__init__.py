@@ -7,4 +7,4 @@ from faq.loader import FaqError, load_faq
 from faq.matcher import Matcher, MatchResult, Tier
 from faq.models import Entry, Faq, Tip
 
-__all__ = ["Entry", "Faq", "FaqError", "Matcher", "MatchResult", "Tier", "Tip", "load_faq"]
+__all__ = ["Entry", "Faq", "FaqError", "MatchResult", "Matcher", "Tier", "Tip", "load_faq"]

@@ -117,5 +117,7 @@ def _eval(matcher: Matcher, path: Path) -> int:
         for miss in report.misses:
             r = miss.result
             got = f"{r.tier} {r.entry_id or '-'} {r.score:.1f}"
-            print(f"  [{miss.case.kind}] {miss.case.q!r}\n      expected {list(miss.case.expect) or 'decline'}, got {got}")
+            print(
+                f"  [{miss.case.kind}] {miss.case.q!r}\n      expected {list(miss.case.expect) or 'decline'}, got {got}"
+            )
     return 0

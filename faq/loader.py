@@ -188,7 +188,9 @@ class _Validator:
         if raw is None and not required:
             return []
         if not isinstance(raw, list) or (required and not raw):
-            self.error(where, f"field '{field}' must be a non-empty list" if required else f"field '{field}' must be a list")
+            self.error(
+                where, f"field '{field}' must be a non-empty list" if required else f"field '{field}' must be a list"
+            )
             return []
         values: list[str] = []
         for value in raw:

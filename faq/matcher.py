@@ -91,6 +91,7 @@ class _Query:
     def unknown(self) -> int:
         """How many words of the message the FAQ never uses."""
         return len(self.unknown_words)
+
     text: str = ""  # normalised text with corrections applied, for the safety check
 
 
@@ -122,14 +123,14 @@ class Matcher:
         self._vocabulary = sorted(w for w in surface if len(w) > 2 and w not in STOPWORDS)
         self._known = frozenset(surface | {stem(w) for w in surface})
         frequency: dict[str, int] = defaultdict(int)
-        for words in entry_words:
-            for word in words:
+        for vocabulary in entry_words:
+            for word in vocabulary:
                 frequency[word] += 1
         n = max(len(faq.entries), 1)
         self._idf = {word: math.log(1 + n / df) for word, df in frequency.items()}
         self._postings: dict[str, list[int]] = defaultdict(list)
-        for index, words in enumerate(entry_words):
-            for word in words:
+        for index, vocabulary in enumerate(entry_words):
+            for word in vocabulary:
                 self._postings[word].append(index)
         self._doc_text = [" ".join(sorted(words)) for words in doc_words]
         self._doc_owner = doc_owner
@@ -216,9 +217,7 @@ class Matcher:
         if query.unknown >= len(query.words) and not ANCHORS.intersection(query.words):
             return []  # words the FAQ never uses, and nothing about massage or backs: another subject
         unique = list(dict.fromkeys(query.words))
-        weights = {
-            w: self._idf.get(w, 0.0) * (CORRECTED_WORD_FACTOR if w in query.corrected else 1.0) for w in unique
-        }
+        weights = {w: self._idf.get(w, 0.0) * (CORRECTED_WORD_FACTOR if w in query.corrected else 1.0) for w in unique}
         total = sum(weights.values()) + UNKNOWN_WORD_WEIGHT * min(query.unknown, MAX_UNKNOWN_WORDS)
         total = min(total, EVIDENCE_CAP)  # past this much matched weight, a long message is not diluted further
         if total <= 0:
@@ -264,7 +263,9 @@ class Matcher:
 
 
 # Interjections carry no meaning; the whole-wording fallback ignores them ("wait who even are u").
-FILLER = frozenset("wait hey hi hello yo lol even so um uh hmm ok okay just really actually like pls please bro tbh idk rn".split())
+FILLER = frozenset(
+    "wait hey hi hello yo lol even so um uh hmm ok okay just really actually like pls please bro tbh idk rn".split()
+)
 
 # Words that tie a message to this bot's subject. A message with words the FAQ never uses and none of
 # these is about something else ("bitcoin price", "kidney beans recipe").
