@@ -326,10 +326,12 @@ class Store:
             await self._execute("BEGIN IMMEDIATE")
             try:
                 yield
+                await self._execute("COMMIT")
             except BaseException:
-                await self._execute("ROLLBACK")
+                # Also after a failed COMMIT, so the shared connection is never left inside a transaction.
+                if self._conn.in_transaction:
+                    await self._execute("ROLLBACK")
                 raise
-            await self._execute("COMMIT")
 
     async def _execute(self, sql: str, params: Params = ()) -> int:
         """Run one statement and return the number of rows it changed."""
@@ -572,6 +574,24 @@ class Store:
             (user_id, local_date.isoformat()),
         )
         return found > 0
+
+    async def delivered_dates(self, since: date) -> dict[int, set[date]]:
+        """Map each active subscriber with deliveries on or after `since` to those local dates."""
+        # One query driven by the active subscriptions, each probing the UNIQUE(user_id, local_date)
+        # index for its recent dates, so the cost follows subscribers, not the growing history.
+        rows = await self._fetchall(
+            """
+            SELECT d.user_id, d.local_date
+            FROM subscriptions AS s
+            JOIN deliveries AS d ON d.user_id = s.user_id AND d.local_date >= ?
+            WHERE s.active = 1
+            """,
+            (since.isoformat(),),
+        )
+        delivered: dict[int, set[date]] = {}
+        for user_id, day in rows:
+            delivered.setdefault(int(user_id), set()).add(date.fromisoformat(day))
+        return delivered
 
     async def record_delivery(self, user_id: int, local_date: date, tip_id: str, sent_at: datetime) -> bool:
         """Record the user's tip for `local_date`, committed at once; False if already recorded."""

@@ -121,7 +121,14 @@ class Matcher:
         surface.update(_SAFETY_VOCABULARY)
 
         self._vocabulary = sorted(w for w in surface if len(w) > 2 and w not in STOPWORDS)
-        self._known = frozenset(surface | {stem(w) for w in surface})
+        # Stopwords are correction targets too, so "abot" reads as "about", not the content word "bot". They
+        # come first because extractOne keeps the first of equal scores, and a misspelt word is far more
+        # often a common one: "wolud" is "would", not "wound".
+        self._targets = sorted(w for w in STOPWORDS if len(w) > 2) + self._vocabulary
+        # A synonym key's stem leads nowhere ("massags" -> "massag"), so it must not count as known: the word
+        # is then corrected to the key instead ("massages" -> massage).
+        indexed = surface - set(self._synonyms)
+        self._known = frozenset(surface | {stem(w) for w in indexed})
         frequency: dict[str, int] = defaultdict(int)
         for vocabulary in entry_words:
             for word in vocabulary:
@@ -135,12 +142,18 @@ class Matcher:
         self._doc_text = [" ".join(sorted(words)) for words in doc_words]
         self._doc_owner = doc_owner
         self._full_text = [normalise(p) for e in faq.entries for p in (e.question, *e.variants)]
+        # The loader guarantees a normalised phrasing belongs to one entry only.
+        self._exact = {text: self._ids[owner] for text, owner in zip(self._full_text, doc_owner, strict=True)}
         self._max_words = max((len(t.split()) for t in self._full_text), default=1)
+
+    def _mapped(self, word: str) -> list[str]:
+        """Return the FAQ's words for `word`; an inflected synonym ("masages") maps like its stem."""
+        return self._synonyms.get(word) or self._synonyms.get(stem(word)) or [word]
 
     def _content(self, raw: list[str]) -> list[str]:
         words: list[str] = []
         for word in raw:
-            for mapped in self._synonyms.get(word, (word,)):
+            for mapped in self._mapped(word):
                 if mapped not in STOPWORDS:
                     words.append(stem(mapped))
         return words
@@ -150,7 +163,7 @@ class Matcher:
             return self._corrections[word]
         cutoff = 85.0 if len(word) <= 4 else 80.0 if len(word) <= 6 else 85.0
         best = (
-            process.extractOne(word, self._vocabulary, scorer=fuzz.ratio, score_cutoff=cutoff)
+            process.extractOne(word, self._targets, scorer=fuzz.ratio, score_cutoff=cutoff)
             if len(word) >= 4 and word.isalpha()
             else None
         )
@@ -175,10 +188,13 @@ class Matcher:
                     query.unknown_words.append(stem(word))
                     fixed.append(word)
                     continue
+                if correction in STOPWORDS:
+                    fixed.append(word)  # a misspelt filler word ("abot") carries no meaning either way
+                    continue
                 query.corrected.add(correction)
                 word = correction
             fixed.append(word)
-            for mapped in self._synonyms.get(word, (word,)):
+            for mapped in self._mapped(word):
                 if mapped not in STOPWORDS:
                     query.words.append(stem(mapped))
         query.text = " ".join(fixed)
@@ -189,6 +205,11 @@ class Matcher:
         shown = text[:200]
         query = self._parse(text)
         flag = safety.check(query.text)
+        if flag is None:
+            exact = self._exact.get(normalise(text))
+            if exact is not None:
+                # The message is one of the FAQ's own phrasings: no blend of scores should outvote that.
+                return MatchResult(shown, "answer", exact, 100.0)
         ranked = self._rank(query)
         if flag is not None:
             other = next((i for i, _ in ranked if i != flag.entry_id), None) if ranked else None
@@ -229,6 +250,7 @@ class Matcher:
         if not coverage:
             return []
         fuzzy: dict[int, float] = {}
+        wording: dict[int, float] = {}
         # Unknown words stay in the fuzzy needle: "therapist near me" is not "therapist".
         needle = " ".join(sorted(query.words + query.unknown_words[:MAX_UNKNOWN_WORDS]))
         for _, score, doc in process.extract(
@@ -243,11 +265,14 @@ class Matcher:
             ):
                 owner = self._doc_owner[doc]
                 fuzzy[owner] = max(fuzzy.get(owner, 0.0), score)
+                wording[owner] = max(wording.get(owner, 0.0), score)
         scores = {
             index: 100 * KEYWORD_WEIGHT * (cov / total) + (1 - KEYWORD_WEIGHT) * fuzzy.get(index, 0.0)
             for index, cov in coverage.items()
         }
-        ranked = sorted(scores.items(), key=lambda item: -item[1])[:5]
+        # On equal scores the closer whole wording wins, not the earlier entry in the file: "how much is a
+        # massagge" and "what is a massage" share their one content word, but only the first is about cost.
+        ranked = sorted(scores.items(), key=lambda item: (-item[1], -wording.get(item[0], 0.0)))[:5]
         return [(self._ids[i], s) for i, s in ranked]
 
     def _fallback(self, text: str) -> list[tuple[str, float]]:

@@ -31,7 +31,7 @@ def _p(*alternatives: str) -> re.Pattern[str]:
 
 
 RED_FLAGS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("numbness or tingling", _p(r"numb\w*", r"tingl\w*", r"pins and needles", r"no feeling in", r"cant feel my")),
+    ("numbness or tingling", _p(r"numb(?!er)\w*", r"tingl\w*", r"pins and needles", r"no feeling in", r"cant feel my")),
     (
         "weakness in the legs",
         _p(

@@ -1,0 +1,87 @@
+"""The compact `callback_data` scheme for inline buttons, checked on receipt.
+
+Every button carries at most 64 bytes, such as `a:circulation`. A press whose data does not parse, or
+that names an entry or topic the FAQ no longer has, becomes `None`, and the user gets a short notice.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from faq.models import TOPICS, Faq
+
+MAX_CALLBACK_BYTES = 64
+DAILY_PRESETS = ("08:00", "12:00", "18:00", "21:00")
+
+Action = Literal[
+    "answer",  # a:<entry id>
+    "topics",  # m
+    "topic",  # t:<topic>
+    "benefits",  # b
+    "tip",  # tip
+    "another_tip",  # tn
+    "daily",  # d
+    "daily_set",  # d:<HH:MM>
+    "daily_off",  # d:off
+    "feedback_up",  # f+:<entry id>
+    "feedback_down",  # f-:<entry id>
+    "forget_yes",  # fg:yes
+    "forget_no",  # fg:no
+]
+
+_FIXED: dict[str, Action] = {
+    "m": "topics",
+    "b": "benefits",
+    "tip": "tip",
+    "tn": "another_tip",
+    "d": "daily",
+    "d:off": "daily_off",
+    "fg:yes": "forget_yes",
+    "fg:no": "forget_no",
+}
+_PREFIXED: dict[str, Action] = {"a": "answer", "t": "topic", "f+": "feedback_up", "f-": "feedback_down"}
+_CODE = {action: code for code, action in _FIXED.items()} | {action: code for code, action in _PREFIXED.items()}
+_ARG = re.compile(r"^[a-z0-9-]{1,48}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Press:
+    """A decoded button press: what to do, and on which entry, topic or time."""
+
+    action: Action
+    arg: str = ""
+
+
+def encode(action: Action, arg: str = "") -> str:
+    """Return the callback data for a button; raise ValueError if it would not fit Telegram's 64 bytes."""
+    if action == "daily_set":
+        data = f"d:{arg}"
+    elif action in _PREFIXED.values():
+        data = f"{_CODE[action]}:{arg}"
+    else:
+        data = _CODE[action]
+    if len(data.encode()) > MAX_CALLBACK_BYTES:
+        msg = f"callback data for {action} is over {MAX_CALLBACK_BYTES} bytes: {data!r}"
+        raise ValueError(msg)
+    return data
+
+
+def decode(data: str | None, faq: Faq) -> Press | None:
+    """Parse callback data from Telegram; None for anything unknown, stale or tampered with."""
+    if not data or len(data.encode("utf-8", "replace")) > MAX_CALLBACK_BYTES:
+        return None
+    if data in _FIXED:
+        return Press(_FIXED[data])
+    code, sep, arg = data.partition(":")
+    if not sep:
+        return None
+    if code == "d":
+        return Press("daily_set", arg) if arg in DAILY_PRESETS else None
+    action = _PREFIXED.get(code)
+    if action is None or not _ARG.match(arg):
+        return None
+    if action == "topic":
+        return Press(action, arg) if arg in TOPICS else None
+    return Press(action, arg) if faq.entry(arg) is not None else None

@@ -1,0 +1,540 @@
+"""The conversation core: turns a user's text, command or button press into replies.
+
+It uses the `faq` domain and the store, and knows nothing of Telegram: the Telegram handlers and the
+console are thin adapters over `Conversation`. Replies are HTML (Telegram's parse mode) with buttons
+as rows of (label, callback data).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from bot import callbacks, daily
+from bot.callbacks import DAILY_PRESETS, Press
+from bot.render import button_label, esc, fit
+from bot.storage import Store
+from faq.loader import FaqError, load_faq
+from faq.matcher import Matcher, MatchResult
+from faq.models import TOPIC_TITLES, TOPICS, Entry, Faq, Tip
+from faq.tips import tip_of_the_day, unseen_tip
+
+logger = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+DISCLAIMER = "General information, not medical advice."
+COMMANDS: tuple[tuple[str, str], ...] = (
+    ("start", "Welcome and main menu"),
+    ("help", "What I can do, with examples"),
+    ("topics", "Browse questions by topic"),
+    ("benefits", "Benefits of massage for back pain"),
+    ("tip", "Tip of the day"),
+    ("daily", "Get a tip every day at a time you choose"),
+    ("about", "Where the answers come from"),
+    ("mydata", "See what I store about you"),
+    ("forget", "Delete everything I store about you"),
+)
+ADMIN_COMMANDS = frozenset({"stats", "reload"})
+EXAMPLES = (
+    "Does massage help with back pain?",
+    "Will a rubdown help me sleep?",
+    "Is massage cheaper than painkillers?",
+    "How do I choose a massage therapist?",
+    "Who should not get a massage?",
+)
+
+
+def utc_now() -> datetime:
+    """Return the current time, aware, in UTC."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    """An inline button: a label and its callback data."""
+
+    label: str
+    data: str
+
+
+Keyboard = tuple[tuple[Button, ...], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """One message to show. `edit` asks to replace the message whose button was pressed."""
+
+    text: str
+    buttons: Keyboard = ()
+    edit: bool = False
+    photo: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """Everything one event produces: messages, and the short notice that answers a button press."""
+
+    replies: tuple[Reply, ...] = ()
+    notice: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Sender:
+    """Who is talking to the bot, and where."""
+
+    user_id: int
+    chat_id: int
+    first_name: str = ""
+    is_admin: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class InlineAnswer:
+    """One inline-mode result."""
+
+    id: str
+    title: str
+    description: str
+    text: str
+
+
+@dataclass(slots=True)
+class Knowledge:
+    """The FAQ and its matcher; replaced as a whole by /reload, so readers never see half of each."""
+
+    faq: Faq
+    matcher: Matcher = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.matcher = Matcher(self.faq)
+
+    @classmethod
+    def load(cls, path: Path) -> Knowledge:
+        """Load and index an FAQ file (raises FaqError)."""
+        return cls(load_faq(path))
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """What the core needs from the configuration."""
+
+    default_timezone: str = "UTC"
+    faq_path: Path | None = None
+    chart_dir: Path = Path("data")
+
+
+class Conversation:
+    """The bot's behaviour, independent of Telegram."""
+
+    def __init__(
+        self,
+        knowledge: Knowledge,
+        store: Store,
+        settings: Settings | None = None,
+        clock: Clock = utc_now,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.knowledge = knowledge
+        self.store = store
+        self.settings = settings or Settings()
+        self.clock = clock
+        self.rng = rng or random.Random()
+
+    @property
+    def faq(self) -> Faq:
+        """The FAQ currently in use."""
+        return self.knowledge.faq
+
+    # --- events ------------------------------------------------------------------------------
+
+    async def on_command(self, who: Sender, name: str, args: Sequence[str] = ()) -> Response:
+        """Handle `/name args`."""
+        await self.store.touch_user(who.user_id, self.clock())
+        name = name.lower()
+        if name in ADMIN_COMMANDS and not who.is_admin:
+            return self._unknown_command()
+        handler = {
+            "start": self._start,
+            "help": self._help,
+            "topics": self._topics,
+            "benefits": self._benefits,
+            "about": self._about,
+        }.get(name)
+        if handler is not None:
+            return handler(who)
+        if name == "tip":
+            return Response((self._tip_of_the_day(),))
+        if name == "daily":
+            return await self._daily(who, args)
+        if name == "mydata":
+            return await self._mydata(who)
+        if name == "forget":
+            return self._forget_prompt()
+        if name == "stats":
+            return await self._stats()
+        if name == "reload":
+            return self._reload()
+        return self._unknown_command()
+
+    async def on_text(self, who: Sender, text: str) -> Response:
+        """Answer a question typed in the user's own words."""
+        now = self.clock()
+        await self.store.touch_user(who.user_id, now)
+        result = self.knowledge.matcher.match(text)
+        await self.store.log_question(who.user_id, text, result.entry_id, result.tier, result.score, now)
+        return Response(self._result_replies(result))
+
+    async def on_button(self, who: Sender, data: str | None) -> Response:
+        """Handle a button press; unknown or tampered data gets a short notice and nothing else."""
+        press = callbacks.decode(data, self.faq)
+        if press is None:
+            return Response(notice="That button is out of date. Send /topics to start again.")
+        await self.store.touch_user(who.user_id, self.clock())
+        return await self._press(who, press)
+
+    def inline(self, query: str, limit: int = 10) -> list[InlineAnswer]:
+        """Return inline-mode results: ranked matches, or the popular topics for an empty query."""
+        entries: list[Entry]
+        if query.strip():
+            result = self.knowledge.matcher.match(query)
+            ids = [result.entry_id] if result.tier == "answer" and result.entry_id else []
+            ids += [i for i in self.knowledge.matcher.rank(query) if i not in ids]
+            entries = [e for e in (self.faq.entry(i) for i in ids) if e is not None]
+        else:
+            entries = [e for e in self.faq.entries if e.topic in ("benefits", "practical")]
+        return [
+            InlineAnswer(
+                id=entry.id,
+                title=entry.question,
+                description=button_label(entry.answer),
+                text=self._answer_text(entry),
+            )
+            for entry in entries[:limit]
+        ]
+
+    # --- button presses ------------------------------------------------------------------------
+
+    async def _press(self, who: Sender, press: Press) -> Response:
+        if press.action == "answer":
+            entry = self.faq.by_id[press.arg]
+            return Response((self._answer(entry, edit=True),))
+        if press.action == "topics":
+            return Response((self._topics_reply(edit=True),))
+        if press.action == "topic":
+            return Response((self._topic_reply(press.arg, edit=True),))
+        if press.action == "benefits":
+            return Response((self._benefits_reply(edit=False),))
+        if press.action == "tip":
+            return Response((self._tip_of_the_day(),))
+        if press.action == "another_tip":
+            return Response((await self._another_tip(who),))
+        if press.action == "daily":
+            return Response((await self._daily_state(who),))
+        if press.action == "daily_set":
+            return await self._subscribe(who, press.arg, self.settings.default_timezone)
+        if press.action == "daily_off":
+            return await self._unsubscribe(who)
+        if press.action in ("feedback_up", "feedback_down"):
+            return await self._feedback(who, press)
+        if press.action == "forget_yes":
+            await self.store.forget_user(who.user_id)
+            text = "Done: everything I stored about you is deleted. Say hi any time."
+            return Response((Reply(text, edit=True),), notice="Deleted")
+        return Response((Reply("Nothing was deleted.", edit=True),), notice="Cancelled")
+
+    async def _feedback(self, who: Sender, press: Press) -> Response:
+        helpful = press.action == "feedback_up"
+        await self.store.add_feedback(who.user_id, press.arg, helpful, self.clock())
+        if helpful:
+            return Response(notice="Thanks, glad it helped!")
+        reply = Reply(
+            "Sorry that didn't help. Try asking in other words, or browse the topics:", self._topic_buttons()
+        )
+        return Response((reply,), notice="Thanks for telling me.")
+
+    # --- replies ---------------------------------------------------------------------------------
+
+    def _result_replies(self, result: MatchResult) -> tuple[Reply, ...]:
+        if result.tier == "answer" and result.entry_id:
+            entry = self.faq.by_id[result.entry_id]
+            if result.safety_reason:
+                return (self._safety_answer(entry, result),)
+            return (self._answer(entry),)
+        if result.tier == "suggest":
+            ids = result.suggestions or ((result.entry_id,) if result.entry_id else ())
+            rows = tuple((Button(button_label(self.faq.by_id[i].question), callbacks.encode("answer", i)),) for i in ids)
+            return (Reply("I'm not quite sure what you mean. Did you mean…", (*rows, self._topics_row())),)
+        return (self._decline(),)
+
+    def _answer_text(self, entry: Entry) -> str:
+        parts = [f"<b>{esc(entry.question)}</b>", "", esc(entry.answer.strip())]
+        if entry.tip:
+            parts += ["", f"💡 <i>Tip:</i> {esc(entry.tip)}"]
+        if entry.is_general_guidance:
+            parts += ["", f"<i>General guidance. {DISCLAIMER}</i>"]
+        return fit("\n".join(parts))
+
+    def _answer(self, entry: Entry, *, edit: bool = False) -> Reply:
+        related = [self.faq.by_id[r] for r in entry.related if r in self.faq.by_id][:3]
+        rows: list[tuple[Button, ...]] = [
+            (Button(button_label(r.question), callbacks.encode("answer", r.id)),) for r in related
+        ]
+        rows.append(
+            (
+                Button("👍 Helpful", callbacks.encode("feedback_up", entry.id)),
+                Button("👎 Not helpful", callbacks.encode("feedback_down", entry.id)),
+            )
+        )
+        rows.append((Button(f"⬅️ {TOPIC_TITLES[entry.topic]}", callbacks.encode("topic", entry.topic)),))
+        return Reply(self._answer_text(entry), tuple(rows), edit=edit)
+
+    def _safety_answer(self, entry: Entry, result: MatchResult) -> Reply:
+        lead = (
+            f"⚠️ You mentioned <b>{esc(result.safety_reason or 'a warning sign')}</b>. "
+            "Please check with a doctor before trying massage."
+        )
+        if entry.id == "see-a-doctor":
+            lead = (
+                f"⚠️ You mentioned <b>{esc(result.safety_reason or 'a warning sign')}</b>. "
+                "That needs a doctor's attention first, not a massage."
+            )
+        rows: list[tuple[Button, ...]] = []
+        if result.also and result.also in self.faq.by_id:
+            other = self.faq.by_id[result.also]
+            rows.append((Button(button_label(f"Also: {other.question}"), callbacks.encode("answer", other.id)),))
+        rows.append(self._topics_row())
+        return Reply(fit(lead + "\n\n" + self._answer_text(entry)), tuple(rows))
+
+    def _decline(self) -> Reply:
+        titles = ", ".join(TOPIC_TITLES[t].lower() for t in TOPICS if t != "bot")
+        text = (
+            "Sorry, I'm not sure about that one, and I'd rather not guess. "
+            f"I know about massage therapy for back pain: {esc(titles)}.\n\n"
+            "Try asking another way, e.g. <i>Does massage improve circulation?</i>, or browse the topics."
+        )
+        return Reply(text, (self._topics_row(),))
+
+    def _topics_row(self) -> tuple[Button, ...]:
+        return (Button("📚 Topics", callbacks.encode("topics")),)
+
+    def _topic_buttons(self) -> Keyboard:
+        return tuple(
+            (Button(TOPIC_TITLES[t], callbacks.encode("topic", t)),) for t in TOPICS if self.faq.topic_entries(t)
+        )
+
+    def _topics_reply(self, *, edit: bool = False) -> Reply:
+        return Reply("📚 <b>Topics</b>\nPick a topic to see its questions:", self._topic_buttons(), edit=edit)
+
+    def _topic_reply(self, topic: str, *, edit: bool = False) -> Reply:
+        entries = [e for e in self.faq.entries if e.topic == topic]
+        rows = tuple((Button(button_label(e.question), callbacks.encode("answer", e.id)),) for e in entries)
+        back = (Button("⬅️ Back", callbacks.encode("topics")),)
+        title = TOPIC_TITLES.get(topic, topic)  # type: ignore[call-overload]
+        return Reply(f"<b>{esc(title)}</b>\nPick a question:", (*rows, back), edit=edit)
+
+    def _benefits_reply(self, *, edit: bool = False) -> Reply:
+        entries = self.faq.topic_entries("benefits")
+        rows = tuple((Button(button_label(e.question), callbacks.encode("answer", e.id)),) for e in entries)
+        text = (
+            "💆 <b>Benefits of massage for back pain</b>\n"
+            "According to the source material, massage can help in these ways. Tap one to read more:"
+        )
+        return Reply(text, (*rows, self._topics_row()), edit=edit)
+
+    def _menu(self) -> Keyboard:
+        return (
+            (Button("💆 Benefits", callbacks.encode("benefits")), Button("📚 Topics", callbacks.encode("topics"))),
+            (Button("💡 Tip of the day", callbacks.encode("tip")), Button("⏰ Daily tip", callbacks.encode("daily"))),
+        )
+
+    def _start(self, who: Sender) -> Response:
+        name = f", {esc(who.first_name)}" if who.first_name else ""
+        text = (
+            f"👋 Hi{name}! I answer questions about <b>massage therapy for back pain</b>, "
+            "from a curated knowledge base.\n\n"
+            "Ask me anything in your own words, for example <i>Will a massage help me sleep?</i>, "
+            "or use the menu below.\n\n"
+            f"<i>{DISCLAIMER} For severe or unusual pain, see a doctor.</i>"
+        )
+        return Response((Reply(text, self._menu()),))
+
+    def _help(self, who: Sender) -> Response:
+        commands = "\n".join(f"/{name} — {esc(text)}" for name, text in COMMANDS)
+        examples = "\n".join(f"• <i>{esc(e)}</i>" for e in EXAMPLES)
+        text = (
+            "<b>What I can do</b>\n"
+            "Ask a question about massage and back pain in your own words, typos welcome. "
+            "I answer from a curated FAQ and add a practical tip. "
+            "If you describe warning signs, I'll tell you to see a doctor.\n\n"
+            f"<b>Try asking</b>\n{examples}\n\n<b>Commands</b>\n{commands}\n\n"
+            "In groups, mention me or reply to my message. Inline: type my @username and a question in any chat."
+        )
+        return Response((Reply(text, self._menu()),))
+
+    def _topics(self, who: Sender) -> Response:
+        return Response((self._topics_reply(),))
+
+    def _benefits(self, who: Sender) -> Response:
+        return Response((self._benefits_reply(),))
+
+    def _about(self, who: Sender) -> Response:
+        text = (
+            "<b>About this bot</b>\n"
+            "The answers about massage come from a short article on massage therapy for back pain; each "
+            "answer is backed by a phrase of it. Safety answers (warning signs, when to avoid massage) are "
+            "well-established general guidance and are marked as such.\n\n"
+            f"<b>{DISCLAIMER}</b> I am a FAQ bot, not a doctor or therapist, and I can't examine you. "
+            "For severe, unusual or worsening pain, see a doctor."
+        )
+        return Response((Reply(text, (self._topics_row(),)),))
+
+    @staticmethod
+    def _unknown_command() -> Response:
+        return Response((Reply("I don't know that command. Send /help to see what I can do."),))
+
+    # --- tips ------------------------------------------------------------------------------------
+
+    def today(self) -> datetime:
+        """Return now in the bot's timezone."""
+        return self.clock().astimezone(ZoneInfo(self.settings.default_timezone))
+
+    def tip_for_today(self) -> Tip:
+        """Return the tip of the day in the bot's timezone."""
+        return tip_of_the_day(self.faq.tips, self.today().date())
+
+    def _tip_reply(self, heading: str, tip: Tip) -> Reply:
+        buttons = (
+            (Button("🔄 Another tip", callbacks.encode("another_tip")),),
+            (Button("⏰ Daily tip", callbacks.encode("daily")),),
+        )
+        return Reply(f"💡 <b>{esc(heading)}</b>\n\n{esc(tip.text)}", buttons)
+
+    def _tip_of_the_day(self) -> Reply:
+        return self._tip_reply("Tip of the day", self.tip_for_today())
+
+    async def _another_tip(self, who: Sender) -> Reply:
+        seen = await self.store.seen_tip_ids(who.user_id)
+        seen.add(self.tip_for_today().id)
+        tip = unseen_tip(self.faq.tips, seen, self.rng)
+        heading = "Another tip"
+        if tip is None:
+            await self.store.reset_seen_tips(who.user_id)
+            tip = unseen_tip(self.faq.tips, {self.tip_for_today().id}, self.rng) or self.tip_for_today()
+            heading = f"You've seen all {len(self.faq.tips)} tips, so here they come again"
+        await self.store.mark_tip_seen(who.user_id, tip.id, self.clock())
+        return self._tip_reply(heading, tip)
+
+    # --- daily tip -------------------------------------------------------------------------------
+
+    async def _daily(self, who: Sender, args: Sequence[str]) -> Response:
+        try:
+            command = daily.parse_daily_args(args, self.settings.default_timezone)
+        except daily.DailyUsageError as exc:
+            return Response((Reply(esc(str(exc))),))
+        if isinstance(command, daily.DailyOff):
+            return await self._unsubscribe(who)
+        if isinstance(command, daily.DailySubscribe):
+            return await self._subscribe(who, command.local_time, command.timezone)
+        return Response((await self._daily_state(who),))
+
+    async def _daily_state(self, who: Sender) -> Reply:
+        sub = await self.store.get_subscription(who.user_id)
+        if sub is not None and sub.active:
+            state = f"✅ You get a tip at {esc(daily.describe(sub.local_time, sub.timezone, self.clock()))}."
+        else:
+            state = "You don't get a daily tip yet."
+        text = (
+            f"⏰ <b>Daily tip</b>\n{state}\n\n"
+            f"Pick a time ({esc(self.settings.default_timezone)}), or send e.g. "
+            "<code>/daily 07:30 Europe/Berlin</code> for your own time and zone."
+        )
+        presets = tuple(Button(t, callbacks.encode("daily_set", t)) for t in DAILY_PRESETS)
+        return Reply(text, (presets, (Button("🔕 Off", callbacks.encode("daily_off")),)))
+
+    async def _subscribe(self, who: Sender, local_time: str, timezone: str) -> Response:
+        now = self.clock()
+        await self.store.subscribe(who.user_id, who.chat_id, local_time, timezone, now)
+        when = daily.describe(local_time, timezone, now)
+        text = f"✅ Done! You'll get a tip at {esc(when)}.\nSend /daily off to stop."
+        return Response((Reply(text),), notice=f"Daily tip at {local_time}")
+
+    async def _unsubscribe(self, who: Sender) -> Response:
+        was_on = await self.store.unsubscribe(who.user_id, self.clock())
+        text = "🔕 Daily tips are off. Send /daily to turn them back on." if was_on else (
+            "You had no daily tip, so nothing changed. Send /daily to set one up."
+        )
+        return Response((Reply(text),), notice="Daily tips off")
+
+    # --- privacy -------------------------------------------------------------------------------
+
+    async def _mydata(self, who: Sender) -> Response:
+        data = await self.store.user_data(who.user_id)
+        sub = data.subscription
+        lines = [
+            "🗂 <b>What I store about you</b>",
+            f"User id: <code>{who.user_id}</code>",
+            f"First seen: {_when(data.first_seen)}",
+            f"Last seen: {_when(data.last_seen)}",
+            "Daily tip: "
+            + (esc(daily.describe(sub.local_time, sub.timezone, self.clock())) if sub and sub.active else "off"),
+            f"Questions asked: {data.question_count} (texts are deleted after the retention period)",
+            f"Feedback given: {data.feedback_count}",
+            f"Tips seen: {data.tips_seen_count}, daily tips sent: {data.deliveries_count}",
+        ]
+        if data.recent_questions:
+            lines.append("\nRecent questions:")
+            lines += [f"• {esc(q.text[:100])}" for q in data.recent_questions[:5]]
+        lines.append("\nSend /forget to delete all of it.")
+        return Response((Reply(fit("\n".join(lines))),))
+
+    @staticmethod
+    def _forget_prompt() -> Response:
+        buttons = (
+            (
+                Button("🗑 Yes, delete everything", callbacks.encode("forget_yes")),
+                Button("Cancel", callbacks.encode("forget_no")),
+            ),
+        )
+        text = (
+            "This deletes everything I store about you: questions, feedback, tips seen and your daily tip. "
+            "Are you sure?"
+        )
+        return Response((Reply(text, buttons),))
+
+    # --- admin ---------------------------------------------------------------------------------
+
+    async def _stats(self) -> Response:
+        from bot.report import format_report, render_chart  # matplotlib loads only when asked
+
+        report = await self.store.report(self.clock())
+        chart = render_chart(report, self.settings.chart_dir / "questions-per-day.png")
+        text = f"<pre>{esc(format_report(report))}</pre>"
+        return Response((Reply(fit(text)), Reply("Questions per day and answer rate", photo=chart)))
+
+    def _reload(self) -> Response:
+        path = self.settings.faq_path or self.faq.path
+        if path is None:
+            return Response((Reply("No FAQ file to reload from."),))
+        try:
+            fresh = Knowledge.load(path)
+        except FaqError as exc:
+            errors = "\n".join(esc(e) for e in exc.errors[:20])
+            text = f"❌ The FAQ file has errors, so I kept the old one:\n<pre>{errors}</pre>"
+            return Response((Reply(fit(text)),))
+        self.knowledge = fresh
+        logger.info("FAQ reloaded: %d entries, %d tips", len(fresh.faq.entries), len(fresh.faq.tips))
+        return Response((Reply(f"✅ Reloaded: {len(fresh.faq.entries)} entries, {len(fresh.faq.tips)} tips."),))
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "never"
+
+
+def retention_cutoff(now: datetime, days: int) -> datetime:
+    """Return the moment before which question texts are purged."""
+    return now - timedelta(days=days)

@@ -1,0 +1,265 @@
+"""Telegram handlers: thin adapters that turn updates into `Conversation` calls and replies into API calls."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from telegram import (
+    ChatMemberUpdated,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InlineQueryResultArticle,
+    InputTextMessageContent,
+    LinkPreviewOptions,
+    Message,
+    Update,
+)
+from telegram.constants import ChatMemberStatus, ChatType, ParseMode
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram.ext import Application, CallbackContext, ExtBot
+
+from bot.config import Config
+from bot.core import Conversation, Keyboard, Reply, Response, Sender
+from bot.storage import Store
+
+logger = logging.getLogger(__name__)
+
+APOLOGY = "Sorry, something went wrong on my side. Please try again in a moment."
+TEXT_ONLY = "I can only read text. Please send me your question as a message 🙂"
+SEND_ATTEMPTS = 3
+
+
+@dataclass(slots=True)
+class Services:
+    """What the handlers share, kept in `bot_data`."""
+
+    config: Config
+    store: Store
+    conversation: Conversation
+
+
+class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[str, Any]]):
+    """Handler context with typed access to the shared services."""
+
+    @property
+    def services(self) -> Services:
+        """The services created in post_init."""
+        services: Services = self.bot_data["services"]
+        return services
+
+    @property
+    def conversation(self) -> Conversation:
+        """The conversation core."""
+        return self.services.conversation
+
+
+def markup(buttons: Keyboard) -> InlineKeyboardMarkup | None:
+    """Return Telegram's inline keyboard for core buttons."""
+    if not buttons:
+        return None
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(b.label, callback_data=b.data) for b in row] for row in buttons]
+    )
+
+
+def sender(update: Update, context: BotContext) -> Sender:
+    """Describe who sent the update."""
+    user = update.effective_user
+    chat = update.effective_chat
+    user_id = user.id if user else 0
+    return Sender(
+        user_id=user_id,
+        chat_id=chat.id if chat else user_id,
+        first_name=user.first_name if user else "",
+        is_admin=user_id in context.services.config.admin_ids,
+    )
+
+
+def _is_private(update: Update) -> bool:
+    chat = update.effective_chat
+    return chat is not None and chat.type == ChatType.PRIVATE
+
+
+async def _with_retries(call: Any) -> Any:
+    """Run an API call, retrying network hiccups a bounded number of times (429s are the limiter's job)."""
+    for attempt in range(1, SEND_ATTEMPTS + 1):
+        try:
+            return await call()
+        except (TimedOut, NetworkError) as exc:
+            if isinstance(exc, BadRequest | Forbidden | RetryAfter) or attempt == SEND_ATTEMPTS:
+                raise
+            await asyncio.sleep(0.5 * attempt)
+    return None
+
+
+async def send_response(update: Update, context: BotContext, response: Response) -> None:
+    """Send (or edit in place) every reply of a response."""
+    chat = update.effective_chat
+    if chat is None:
+        return
+    query = update.callback_query
+    for reply in response.replies:
+        if reply.edit and query is not None and isinstance(query.message, Message):
+            await _edit(query.message, reply)
+        else:
+            await _send(context, chat.id, reply, quote=update.effective_message if not _is_private(update) else None)
+
+
+async def _send(context: BotContext, chat_id: int, reply: Reply, quote: Message | None = None) -> None:
+    if reply.photo is not None:
+        photo = reply.photo.read_bytes()
+        await _with_retries(lambda: context.bot.send_photo(chat_id, photo=photo, caption=reply.text[:1024]))
+        return
+    reply_to = quote.message_id if quote is not None else None
+    await _with_retries(
+        lambda: context.bot.send_message(
+            chat_id,
+            reply.text,
+            parse_mode=ParseMode.HTML,
+            reply_markup=markup(reply.buttons),
+            link_preview_options=LinkPreviewOptions(is_disabled=True),
+            reply_to_message_id=reply_to,
+        )
+    )
+
+
+async def _edit(message: Message, reply: Reply) -> None:
+    try:
+        await _with_retries(
+            lambda: message.edit_text(
+                reply.text,
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup(reply.buttons),
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )
+        )
+    except BadRequest as exc:
+        if "not modified" not in str(exc).lower():
+            raise
+
+
+_COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,64})(?:@([A-Za-z0-9_]{1,64}))?(?:\s+(.*))?$", re.DOTALL)
+
+
+async def on_command(update: Update, context: BotContext) -> None:
+    """Answer a command, including `/cmd@botname` in groups; ignore commands meant for other bots."""
+    message = update.effective_message
+    if message is None or not message.text:
+        return
+    found = _COMMAND.match(message.text.strip())
+    if found is None:
+        return
+    name, target, rest = found.groups()
+    if target and target.lower() != (context.bot.username or "").lower():
+        return
+    response = await context.conversation.on_command(sender(update, context), name, (rest or "").split())
+    await send_response(update, context, response)
+
+
+async def on_text(update: Update, context: BotContext) -> None:
+    """Answer a question; in groups only when the bot is mentioned or replied to."""
+    message = update.effective_message
+    if message is None or not message.text:
+        return
+    text = message.text
+    if not _is_private(update):
+        mention = f"@{context.bot.username}".lower()
+        replied = message.reply_to_message
+        to_bot = replied is not None and replied.from_user is not None and replied.from_user.id == context.bot.id
+        if mention not in text.lower() and not to_bot:
+            return
+        text = re.sub(re.escape(mention), " ", text, flags=re.IGNORECASE).strip()
+        if not text:
+            response = await context.conversation.on_command(sender(update, context), "help")
+            await send_response(update, context, response)
+            return
+    response = await context.conversation.on_text(sender(update, context), text)
+    await send_response(update, context, response)
+
+
+async def on_other_message(update: Update, context: BotContext) -> None:
+    """Ask for text when someone sends a sticker, photo, voice note or the like in a private chat."""
+    if _is_private(update) and update.effective_chat is not None:
+        await _send(context, update.effective_chat.id, Reply(TEXT_ONLY))
+
+
+async def on_button(update: Update, context: BotContext) -> None:
+    """Handle an inline button press; every press is answered, even a stale or tampered one."""
+    query = update.callback_query
+    if query is None:
+        return
+    notice: str | None = None
+    try:
+        response = await context.conversation.on_button(sender(update, context), query.data)
+        notice = response.notice
+        await send_response(update, context, response)
+    finally:
+        await query.answer(notice[:200] if notice else None)
+
+
+async def on_inline_query(update: Update, context: BotContext) -> None:
+    """Offer up to 10 ranked answers for `@bot question`, or popular topics for an empty query."""
+    query = update.inline_query
+    if query is None:
+        return
+    results = [
+        InlineQueryResultArticle(
+            id=answer.id,
+            title=answer.title,
+            description=answer.description,
+            input_message_content=InputTextMessageContent(
+                answer.text, parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)
+            ),
+        )
+        for answer in context.conversation.inline(query.query)
+    ]
+    await query.answer(results, cache_time=300)
+
+
+async def on_my_chat_member(update: Update, context: BotContext) -> None:
+    """Turn the daily tip off when a user blocks the bot or removes it from a chat."""
+    change: ChatMemberUpdated | None = update.my_chat_member
+    if change is None:
+        return
+    if change.new_chat_member.status in (ChatMemberStatus.BANNED, ChatMemberStatus.LEFT):
+        count = await context.services.store.deactivate_chat(change.chat.id, context.conversation.clock())
+        logger.info("bot removed from chat %s; %d subscription(s) turned off", change.chat.id, count)
+
+
+async def on_error(update: object, context: BotContext) -> None:
+    """Log the failure with the update id, and apologise to the user; the bot keeps running."""
+    update_id = update.update_id if isinstance(update, Update) else None
+    if isinstance(context.error, Forbidden):
+        logger.warning("update %s: Telegram refused the reply: %s", update_id, context.error)
+        return
+    logger.error("update %s: handler failed", update_id, exc_info=context.error)
+    if isinstance(update, Update) and update.effective_chat is not None and update.inline_query is None:
+        try:
+            await context.bot.send_message(update.effective_chat.id, APOLOGY)
+        except Exception:  # noqa: BLE001 - the apology is best effort; the original error is logged above
+            logger.warning("update %s: could not send the apology", update_id)
+
+
+def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Add every handler to the application."""
+    from telegram.ext import (
+        CallbackQueryHandler,
+        ChatMemberHandler,
+        InlineQueryHandler,
+        MessageHandler,
+        filters,
+    )
+
+    application.add_handler(MessageHandler(filters.COMMAND, on_command))  # type: ignore[arg-type]
+    application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, on_text))  # type: ignore[arg-type]
+    application.add_handler(
+        MessageHandler(~filters.TEXT & ~filters.StatusUpdate.ALL & filters.UpdateType.MESSAGES, on_other_message)  # type: ignore[arg-type]
+    )
+    application.add_handler(CallbackQueryHandler(on_button))  # type: ignore[arg-type]
+    application.add_handler(InlineQueryHandler(on_inline_query))  # type: ignore[arg-type]
+    application.add_handler(ChatMemberHandler(on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER))  # type: ignore[arg-type]
+    application.add_error_handler(on_error)  # type: ignore[arg-type]

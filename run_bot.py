@@ -1,0 +1,100 @@
+"""Run the massage FAQ bot: on Telegram (polling or webhook), in the terminal (--console), or print a report."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+from bot.config import Config, ConfigError
+from faq.loader import FaqError, load_faq
+
+
+class RedactSecrets(logging.Filter):
+    """Replace secrets in every log record, as a last line of defence behind quiet HTTP loggers."""
+
+    def __init__(self, secrets: Sequence[str]) -> None:
+        super().__init__()
+        self.secrets = [s for s in secrets if s]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if any(s in message for s in self.secrets):
+            for secret in self.secrets:
+                message = message.replace(secret, "[REDACTED]")
+            record.msg, record.args = message, None
+        return True
+
+
+def setup_logging(config: Config) -> None:
+    """Log to stderr at the configured level; HTTP libraries stay at WARNING so URLs (and the token) never show."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactSecrets([config.token, config.webhook.secret if config.webhook else ""]))
+    logging.basicConfig(level=config.log_level, handlers=[handler], force=True)
+    for noisy in ("httpx", "httpcore", "apscheduler"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse the command line and run the chosen mode; return the exit code."""
+    parser = argparse.ArgumentParser(prog="python run_bot.py", description=__doc__)
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--console", action="store_true", help="chat in the terminal; no token needed")
+    mode.add_argument("--report", action="store_true", help="print usage statistics and write a chart")
+    args = parser.parse_args(argv)
+    load_dotenv(Path.cwd() / ".env")
+
+    try:
+        config = Config.from_env(require_token=not (args.console or args.report))
+    except ConfigError as exc:
+        hint = " Set it in the environment or in .env (see .env.example), or try: python run_bot.py --console"
+        return _fail(f"{exc}.{hint}")
+    try:
+        load_faq(config.faq_path)
+    except FaqError as exc:
+        return _fail("the FAQ file is invalid:\n" + "\n".join(exc.errors))
+
+    if args.console:
+        logging.basicConfig(level=logging.WARNING)
+        from bot.console import run_console
+
+        return asyncio.run(run_console(config, sys.stdin, sys.stdout))
+    if args.report:
+        from bot.reporting import print_report
+
+        return asyncio.run(print_report(config, sys.stdout))
+
+    setup_logging(config)
+    from telegram import Update
+
+    from bot.app import build_application
+
+    application = build_application(config)
+    if config.webhook is not None:
+        hook = config.webhook
+        application.run_webhook(
+            listen=hook.listen,
+            port=hook.port,
+            url_path=hook.path,
+            webhook_url=hook.url,
+            secret_token=hook.secret,
+            allowed_updates=Update.ALL_TYPES,
+        )
+    else:
+        application.run_polling(allowed_updates=Update.ALL_TYPES)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
