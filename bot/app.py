@@ -73,8 +73,7 @@ async def _post_init(application: AnyApplication) -> None:
     application.bot_data["delivery"] = delivery
 
     async def tick(context: Any) -> None:
-        # The pass runs as its own task, so the job queue and the answers never wait for a broadcast.
-        application.create_task(delivery.run_once(), name="daily-tips")
+        delivery.start_pass()
 
     async def purge(context: Any) -> None:
         removed = await store.purge_questions_before(retention_cutoff(utc_now(), config.retention_days))
@@ -97,6 +96,9 @@ async def _post_init(application: AnyApplication) -> None:
 
 
 async def _post_shutdown(application: AnyApplication) -> None:
+    delivery: DailyDelivery | None = application.bot_data.get("delivery")
+    if delivery is not None:
+        await delivery.close()
     sender = application.bot_data.get("sender")
     if sender is not None:
         await sender.shutdown()

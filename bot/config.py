@@ -128,6 +128,8 @@ def _webhook(get: Callable[[str], str]) -> WebhookConfig | None:
         raise ConfigError("WEBHOOK_URL", "must be a URL such as https://bot.example.com/telegram")
     secret = get("WEBHOOK_SECRET")
     if not re.match(r"^[A-Za-z0-9_-]{1,256}$", secret):
-        raise ConfigError("WEBHOOK_SECRET", "must be 1-256 characters of A-Z, a-z, 0-9, _ and - (required with WEBHOOK_URL)")
+        raise ConfigError(
+            "WEBHOOK_SECRET", "must be 1-256 characters of A-Z, a-z, 0-9, _ and - (required with WEBHOOK_URL)"
+        )
     port = int(_number(get, "WEBHOOK_PORT", 8443, 1, 65535))
     return WebhookConfig(url=url, secret=secret, listen=get("WEBHOOK_LISTEN") or "127.0.0.1", port=port)

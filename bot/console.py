@@ -50,7 +50,7 @@ class Console:
             response = await self.conversation.on_button(self.who, self.buttons[int(text) - 1].data)
             self.show(response, pressed=True)
             return
-        elif text.startswith("/"):
+        if text.startswith("/"):
             name, _, rest = text[1:].partition(" ")
             response = await self.conversation.on_command(self.who, name.split("@")[0], rest.split())
         else:

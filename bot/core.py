@@ -252,9 +252,7 @@ class Conversation:
         await self.store.add_feedback(who.user_id, press.arg, helpful, self.clock())
         if helpful:
             return Response(notice="Thanks, glad it helped!")
-        reply = Reply(
-            "Sorry that didn't help. Try asking in other words, or browse the topics:", self._topic_buttons()
-        )
+        reply = Reply("Sorry that didn't help. Try asking in other words, or browse the topics:", self._topic_buttons())
         return Response((reply,), notice="Thanks for telling me.")
 
     # --- replies ---------------------------------------------------------------------------------
@@ -267,7 +265,9 @@ class Conversation:
             return (self._answer(entry),)
         if result.tier == "suggest":
             ids = result.suggestions or ((result.entry_id,) if result.entry_id else ())
-            rows = tuple((Button(button_label(self.faq.by_id[i].question), callbacks.encode("answer", i)),) for i in ids)
+            rows = tuple(
+                (Button(button_label(self.faq.by_id[i].question), callbacks.encode("answer", i)),) for i in ids
+            )
             return (Reply("I'm not quite sure what you mean. Did you mean…", (*rows, self._topics_row())),)
         return (self._decline(),)
 
@@ -465,8 +465,10 @@ class Conversation:
 
     async def _unsubscribe(self, who: Sender) -> Response:
         was_on = await self.store.unsubscribe(who.user_id, self.clock())
-        text = "🔕 Daily tips are off. Send /daily to turn them back on." if was_on else (
-            "You had no daily tip, so nothing changed. Send /daily to set one up."
+        text = (
+            "🔕 Daily tips are off. Send /daily to turn them back on."
+            if was_on
+            else ("You had no daily tip, so nothing changed. Send /daily to set one up.")
         )
         return Response((Reply(text),), notice="Daily tips off")
 

@@ -14,13 +14,14 @@ and undetectable, while a rare duplicate is visible and harmless; the window is 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot import daily
-from bot.broadcast import BroadcastItem, BroadcastResult, Broadcaster, SendFn
+from bot.broadcast import Broadcaster, BroadcastItem, BroadcastResult, SendFn
 from bot.render import esc
 from bot.storage import Store
 from faq.models import Faq, Tip
@@ -49,7 +50,26 @@ class DailyDelivery:
         self.faq = faq
         self.clock = clock
         self._lock = asyncio.Lock()
+        self._task: asyncio.Task[BroadcastResult | None] | None = None
         self.broadcaster = Broadcaster(send, on_sent=self._sent, on_blocked=self._blocked, rate=rate)
+
+    def start_pass(self) -> None:
+        """Start a pass in the background unless one is still running; answers never wait for it."""
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self.run_once(), name="daily-tips")
+            self._task.add_done_callback(_log_failure)
+
+    async def close(self, grace: float = 2.0) -> None:
+        """Let a running pass finish for up to `grace` seconds, then cancel it (see the module notes)."""
+        task = self._task
+        if task is None or task.done():
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(task), grace)
+        except TimeoutError:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     async def run_once(self) -> BroadcastResult | None:
         """Send every tip that is due now; None if a previous pass is still sending."""
@@ -91,3 +111,8 @@ class DailyDelivery:
     async def _blocked(self, chat_id: int) -> None:
         count = await self.store.deactivate_chat(chat_id, self.clock())
         logger.info("chat %s blocked the bot; %d subscription(s) turned off", chat_id, count)
+
+
+def _log_failure(task: asyncio.Task[BroadcastResult | None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("daily tip pass failed; the next pass retries", exc_info=task.exception())

@@ -61,9 +61,7 @@ def markup(buttons: Keyboard) -> InlineKeyboardMarkup | None:
     """Return Telegram's inline keyboard for core buttons."""
     if not buttons:
         return None
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(b.label, callback_data=b.data) for b in row] for row in buttons]
-    )
+    return InlineKeyboardMarkup([[InlineKeyboardButton(b.label, callback_data=b.data) for b in row] for row in buttons])
 
 
 def sender(update: Update, context: BotContext) -> Sender:
@@ -254,12 +252,12 @@ def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
         filters,
     )
 
-    application.add_handler(MessageHandler(filters.COMMAND, on_command))  # type: ignore[arg-type]
-    application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, on_text))  # type: ignore[arg-type]
+    application.add_handler(MessageHandler(filters.COMMAND, on_command))
+    application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, on_text))
     application.add_handler(
-        MessageHandler(~filters.TEXT & ~filters.StatusUpdate.ALL & filters.UpdateType.MESSAGES, on_other_message)  # type: ignore[arg-type]
+        MessageHandler(~filters.TEXT & ~filters.StatusUpdate.ALL & filters.UpdateType.MESSAGES, on_other_message)
     )
-    application.add_handler(CallbackQueryHandler(on_button))  # type: ignore[arg-type]
-    application.add_handler(InlineQueryHandler(on_inline_query))  # type: ignore[arg-type]
-    application.add_handler(ChatMemberHandler(on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER))  # type: ignore[arg-type]
-    application.add_error_handler(on_error)  # type: ignore[arg-type]
+    application.add_handler(CallbackQueryHandler(on_button))
+    application.add_handler(InlineQueryHandler(on_inline_query))
+    application.add_handler(ChatMemberHandler(on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
+    application.add_error_handler(on_error)

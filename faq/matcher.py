@@ -232,6 +232,11 @@ class Matcher:
             return MatchResult(shown, "suggest", best_id, best, suggestions=close)
         return MatchResult(shown, "none", None, best)
 
+    def rank(self, text: str, limit: int = 10) -> list[str]:
+        """Return entry ids that could answer `text`, best first (for inline mode); never raises."""
+        ids = [entry_id for entry_id, score in self._rank(self._parse(text)) if score >= SUGGEST_SCORE / 2]
+        return ids[:limit]
+
     def _rank(self, query: _Query) -> list[tuple[str, float]]:
         if not query.words:
             return self._fallback(query.text) if query.unknown == 0 else []

@@ -28,6 +28,7 @@ httpx honours HTTP(S)_PROXY / ALL_PROXY: a test that talks to the fake must have
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.parser
 import email.policy
 import json
@@ -40,7 +41,7 @@ import time
 import traceback
 import zlib
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -106,7 +107,7 @@ _T = TypeVar("_T")
 class UploadedFile:
     """A file part of a multipart request."""
 
-    field: str
+    field_name: str
     filename: str
     content_type: str
     size: int
@@ -739,13 +740,13 @@ def _check_object_semantics(type_name: str, value: dict[str, Any], path: str) ->
 
 
 def _check_method_semantics(method: str, params: dict[str, Any]) -> None:
-    if method in ("editMessageText", "editMessageReplyMarkup", "editMessageCaption"):
-        if "inline_message_id" not in params:
-            if "chat_id" not in params:
-                raise _bad_request("chat_id is empty", f"{method} needs chat_id+message_id or inline_message_id")
-            if "message_id" not in params:
-                raise _bad_request("message identifier is not specified", method)
-    if method in ("sendMessage", "editMessageText"):
+    editing = method in ("editMessageText", "editMessageReplyMarkup", "editMessageCaption")
+    if editing and "inline_message_id" not in params:
+        if "chat_id" not in params:
+            raise _bad_request("chat_id is empty", f"{method} needs chat_id+message_id or inline_message_id")
+        if "message_id" not in params:
+            raise _bad_request("message identifier is not specified", method)
+    if method == "sendMessage" or (method == "editMessageText" and "rich_message" not in params):
         _check_text(params.get("text"), params.get("parse_mode"), params.get("entities"))
     elif "caption" in params:
         _check_text(params["caption"], params.get("parse_mode"), params.get("caption_entities"), caption=True)
@@ -1045,7 +1046,7 @@ class FakeTelegram:
 
     # ---------------------------------------------------------------------------------- waiting
 
-    def wait_until(self, condition: Callable[[], _T], timeout: float = 10.0, what: str = "condition") -> _T:
+    def wait_until(self, condition: Callable[[], _T | None], timeout: float = 10.0, what: str = "condition") -> _T:
         """Block until ``condition()`` (run under the fake's lock) is truthy; return its value."""
         deadline = time.monotonic() + timeout
         with self._lock:
@@ -1059,7 +1060,10 @@ class FakeTelegram:
                 self._changed.wait(remaining)
 
     async def async_wait_until(
-        self, condition: Callable[[], _T], timeout: float = 10.0, what: str = "condition"
+        self,
+        condition: Callable[[], _T | None],
+        timeout: float = 10.0,  # noqa: ASYNC109  # mirrors wait_until; a deadline, not a cancellation
+        what: str = "condition",
     ) -> _T:
         """Like wait_until, but polls with asyncio.sleep so the event loop keeps running."""
         deadline = time.monotonic() + timeout
@@ -1133,27 +1137,27 @@ class FakeTelegram:
         """Block until every pushed update has been handed out by getUpdates."""
         self.wait_until(self._delivered, timeout, "all pushed updates to be delivered")
 
-    async def async_wait_for(self, predicate: Callable[[Call], bool], timeout: float = 10.0) -> Call:
+    async def async_wait_for(self, predicate: Callable[[Call], bool], timeout: float = 10.0) -> Call:  # noqa: ASYNC109  # see async_wait_until
         """Async wait_for."""
         return await self.async_wait_until(
             self._first_call_matching(predicate), timeout, "a call matching the predicate"
         )
 
-    async def async_wait_for_calls(self, method: str, n: int = 1, timeout: float = 10.0) -> list[Call]:
+    async def async_wait_for_calls(self, method: str, n: int = 1, timeout: float = 10.0) -> list[Call]:  # noqa: ASYNC109  # see async_wait_until
         """Async wait_for_calls."""
         return await self.async_wait_until(self._n_calls(method, n), timeout, f"{n} call(s) to {method}")
 
-    async def async_wait_for_message(self, chat_id: ChatKey, timeout: float = 10.0) -> Call:
+    async def async_wait_for_message(self, chat_id: ChatKey, timeout: float = 10.0) -> Call:  # noqa: ASYNC109  # see async_wait_until
         """Async wait_for_message."""
         return await self.async_wait_until(
             self._next_message(chat_id), timeout, f"a new message to chat {chat_id}"
         )
 
-    async def async_wait_for_polling(self, timeout: float = 10.0) -> None:
+    async def async_wait_for_polling(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109  # see async_wait_until
         """Async wait_for_polling."""
         await self.async_wait_until(self._polling, timeout, "a held getUpdates request")
 
-    async def async_wait_for_delivery(self, timeout: float = 10.0) -> None:
+    async def async_wait_for_delivery(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109  # see async_wait_until
         """Async wait_for_delivery."""
         await self.async_wait_until(self._delivered, timeout, "all pushed updates to be delivered")
 
@@ -1205,7 +1209,8 @@ class FakeTelegram:
             401: "Unauthorized",
             403: "Forbidden: bot was blocked by the user",
             404: "Not Found",
-            409: "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running",
+            409: "Conflict: terminated by other getUpdates request; make sure that only one bot instance is "
+            "running",
             500: "Internal Server Error",
             502: "Bad Gateway",
         }
@@ -1540,7 +1545,7 @@ class FakeTelegram:
                 message["reply_to_message"] = {k: v for k, v in replied.items() if k != "reply_to_message"}
             self._messages[(key, message["message_id"])] = message
             self._last_user_message[(key, user_id)] = message
-            update = {kind: dict(message)}
+            update: dict[str, Any] = {kind: dict(message)}
             update["update_id"] = self._enqueue(update)
             return update
 
@@ -1618,7 +1623,7 @@ class FakeTelegram:
         return next_id
 
     def _synthetic_bot_message(self, key: ChatKey) -> dict[str, Any]:
-        message = {
+        message: dict[str, Any] = {
             "message_id": self._next_message_id(key),
             "from": self._bot_user(),
             "chat": self._chat_for_send(key),
@@ -1783,7 +1788,8 @@ class FakeTelegram:
 
     def _get_webhook_info(self, token: str, params: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
-            return {"url": self._webhook_url, "has_custom_certificate": False, "pending_update_count": len(self._updates)}
+            pending = len(self._updates)
+            return {"url": self._webhook_url, "has_custom_certificate": False, "pending_update_count": pending}
 
     def _get_updates(self, token: str, params: dict[str, Any]) -> _EncodedUpdates:
         offset = int(params.get("offset", 0))
@@ -1833,12 +1839,18 @@ class FakeTelegram:
             while len(self._updates) > -offset:
                 self._updates.popleft()
 
+    def _wanted(self, queued: _QueuedUpdate) -> bool:
+        if self._allowed_updates is not None:
+            return queued.kind in self._allowed_updates
+        return queued.kind not in NOT_DELIVERED_BY_DEFAULT
+
     def _collect(self, limit: int) -> list[_QueuedUpdate]:
-        allowed = self._allowed_updates
+        # Updates the bot did not ask for are dropped, as Telegram does; popping them keeps scans short.
+        while self._updates and not self._wanted(self._updates[0]):
+            self._delivered_upto = max(self._delivered_upto, self._updates.popleft().update_id)
         batch: list[_QueuedUpdate] = []
         for queued in self._updates:
-            delivered = queued.kind in allowed if allowed is not None else queued.kind not in NOT_DELIVERED_BY_DEFAULT
-            if delivered:
+            if self._wanted(queued):
                 batch.append(queued)
             self._delivered_upto = max(self._delivered_upto, queued.update_id)
             if len(batch) >= limit:
@@ -1965,6 +1977,9 @@ class FakeTelegram:
             return dict(stored)
 
     def _edit_message_text(self, token: str, params: dict[str, Any]) -> dict[str, Any] | bool:
+        if "text" not in params:
+            self._record_violation("editMessageText: FakeTelegram only supports edits with text")
+            raise _ApiError(501, "Not Implemented: FakeTelegram only supports editMessageText with text")
         text, entities = _check_text(params["text"], params.get("parse_mode"), params.get("entities"))
         return self._edit(params, {"text": text, "entities": entities or None})
 
@@ -2070,10 +2085,8 @@ class _Server(ThreadingHTTPServer):
         with self.connections_lock:
             connections = list(self.connections)
         for connection in connections:
-            try:
+            with contextlib.suppress(OSError):
                 connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Dropped connections are routine (cancelled long polls, killed bots); stay quiet about them."""
@@ -2092,10 +2105,8 @@ class _Handler(BaseHTTPRequestHandler):
     def finish(self) -> None:
         with self.server.connections_lock:
             self.server.connections.discard(self.connection)
-        try:
+        with contextlib.suppress(OSError):
             super().finish()
-        except OSError:
-            pass
 
     def log_message(self, format: str, *args: Any) -> None:
         """Keep request lines (and with them bot tokens) out of the test output."""
@@ -2108,7 +2119,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _read_body(self) -> bytes:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            chunks = []
+            chunks: list[bytes] = []
             while True:
                 size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
                 if size == 0:
@@ -2137,8 +2148,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(400, b'{"ok":false,"error_code":400,"description":"Bad Request: can\'t parse request body"}')
             return
         if url.query:
-            query = dict(parse_qsl(url.query, keep_blank_values=True))
-            params = {**query, **params} if not typed else {**query, **params}
+            params = {**dict(parse_qsl(url.query, keep_blank_values=True)), **params}
         status, payload = fake._dispatch(token, method, params, files, typed)
         self._send(status, payload)
 
@@ -2152,9 +2162,3 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:
             self.close_connection = True
 
-
-def iter_updates(calls: list[Call]) -> Iterator[dict[str, Any]]:
-    """Every update the bot received, in order, from recorded getUpdates calls."""
-    for call in calls:
-        if call.method == "getUpdates" and call.ok:
-            yield from call.result
