@@ -7,6 +7,7 @@ as rows of (label, callback data).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 from collections.abc import Callable, Sequence
@@ -514,7 +515,8 @@ class Conversation:
         from bot.report import format_report, render_chart  # matplotlib loads only when asked
 
         report = await self.store.report(self.clock())
-        chart = render_chart(report, self.settings.chart_dir / "questions-per-day.png")
+        # Rendering a chart is blocking CPU work; keep the event loop answering others meanwhile.
+        chart = await asyncio.to_thread(render_chart, report, self.settings.chart_dir / "questions-per-day.png")
         text = f"<pre>{esc(format_report(report))}</pre>"
         return Response((Reply(fit(text)), Reply("Questions per day and answer rate", photo=chart)))
 

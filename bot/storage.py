@@ -85,7 +85,6 @@ _ENSURE_USER = """
     INSERT INTO users (user_id, first_seen, last_seen) VALUES (?, ?, ?)
     ON CONFLICT (user_id) DO NOTHING
 """
-_SUBSCRIPTION_COLUMNS = "user_id, chat_id, local_time, timezone, active, updated_at"
 
 Params = Sequence[object] | Mapping[str, object]
 Row = tuple[Any, ...]  # SQLite hands back untyped values; each is converted where it is read
@@ -220,7 +219,7 @@ def _normalise_question(text: str) -> str:
 
 
 def _subscription(row: Row) -> Subscription:
-    """Build a Subscription from a row in `_SUBSCRIPTION_COLUMNS` order."""
+    """Build a Subscription from a (user_id, chat_id, local_time, timezone, active, updated_at) row."""
     user_id, chat_id, local_time, timezone, active, updated_at = row
     return Subscription(
         user_id=int(user_id),
@@ -521,7 +520,10 @@ class Store:
     async def get_subscription(self, user_id: int) -> Subscription | None:
         """Return the user's subscription, active or not, or None."""
         rows = await self._fetchall(
-            f"SELECT {_SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE user_id = ?",  # noqa: S608 constant column list
+            """
+            SELECT user_id, chat_id, local_time, timezone, active, updated_at
+            FROM subscriptions WHERE user_id = ?
+            """,
             (user_id,),
         )
         return _subscription(rows[0]) if rows else None
@@ -529,7 +531,10 @@ class Store:
     async def active_subscriptions(self) -> list[Subscription]:
         """Return every active subscription, by user id, in one query."""
         rows = await self._fetchall(
-            f"SELECT {_SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE active = 1 ORDER BY user_id"  # noqa: S608 constant column list
+            """
+            SELECT user_id, chat_id, local_time, timezone, active, updated_at
+            FROM subscriptions WHERE active = 1 ORDER BY user_id
+            """
         )
         return [_subscription(row) for row in rows]
 
