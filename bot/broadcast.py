@@ -27,6 +27,7 @@ _T = TypeVar("_T")
 
 DEFAULT_RATE = 25.0  # Telegram allows about 30/s per bot; the rest is headroom for live answers
 MAX_WORKERS = 32
+MIN_PRUNE_AT = 256  # per-chat pacing entries kept before idle ones are swept
 # Forbidden texts meaning the chat will never accept a message again, so the subscription should end.
 BLOCKED_MARKERS = (
     "bot was blocked",
@@ -87,6 +88,7 @@ class _Tally:
     blocked: int = 0
     failed: int = 0
     retried: int = 0
+    blocked_chats: set[int] = field(default_factory=set)
 
     def add(self, outcome: _Outcome) -> None:
         """Count one finished item."""
@@ -166,8 +168,10 @@ class Broadcaster:
         self._sleep = sleep
         self._interval = 1.0 / rate
         self._next_slot = -math.inf
+        self._pace_lock = asyncio.Lock()
         self._paused_until = -math.inf
         self._chats: dict[int, _ChatState] = {}
+        self._prune_at = MIN_PRUNE_AT
 
     async def broadcast(self, items: Iterable[BroadcastItem]) -> BroadcastResult:
         """Send every item once (retrying within bounds) and return the counts; never raises per item."""
@@ -212,7 +216,7 @@ class Broadcaster:
             try:
                 tally.add(await self._deliver(item, tally))
             except Exception:
-                # `deliver` handles send errors itself; this is a bug guard so one item never stops the rest.
+                # `_deliver` handles send errors itself; this is a bug guard so one item never stops the rest.
                 logger.exception("daily tip to chat %s crashed", item.chat_id)
                 tally.add(_Outcome.FAILED)
 
@@ -221,6 +225,8 @@ class Broadcaster:
         flood_hits = 0
         network_failures = 0
         while True:
+            if item.chat_id in tally.blocked_chats:
+                return _Outcome.BLOCKED  # a second item for a chat that just blocked us: don't knock again
             try:
                 await self._attempt(item)
             except RetryAfter as exc:
@@ -237,6 +243,7 @@ class Broadcaster:
                     logger.error("daily tip to chat %s refused: %s", item.chat_id, exc.message)
                     return _Outcome.FAILED
                 logger.info("chat %s blocked the bot or is gone: %s", item.chat_id, exc.message)
+                tally.blocked_chats.add(item.chat_id)
                 await self._notify(self._on_blocked, item.chat_id, item.chat_id, "on_blocked")
                 return _Outcome.BLOCKED
             except BadRequest as exc:
@@ -269,6 +276,10 @@ class Broadcaster:
 
     async def _attempt(self, item: BroadcastItem) -> None:
         """Wait for this chat's turn and an overall slot, then call `send` once."""
+        if len(self._chats) >= self._prune_at:
+            # Amortised sweep: the map holds only chats touched within the last interval plus those in flight.
+            self._forget_idle_chats()
+            self._prune_at = max(MIN_PRUNE_AT, 2 * len(self._chats))
         state = self._chats.setdefault(item.chat_id, _ChatState())
         state.users += 1
         try:
@@ -281,15 +292,13 @@ class Broadcaster:
             state.users -= 1
 
     async def _acquire_slot(self) -> None:
-        """Wait for the next evenly paced slot that is not inside a flood-control pause."""
-        while True:
-            now = self._clock()
-            slot = max(now, self._next_slot, self._paused_until)
-            self._next_slot = slot + self._interval
-            await self._sleep_until(slot)
-            # A RetryAfter may have arrived while we slept; then queue up again behind the pause.
-            if self._clock() >= self._paused_until:
-                return
+        """Wait, in arrival order, until `1/rate` after the previous send and past any flood-control pause."""
+        async with self._pace_lock:
+            # The slot is claimed at the actual time, so a late wake-up never lets sends bunch together;
+            # a RetryAfter that arrives while we wait moves `ready` and we keep waiting.
+            while (ready := max(self._next_slot, self._paused_until)) > (now := self._clock()):
+                await self._sleep(ready - now)
+            self._next_slot = now + self._interval
 
     async def _sleep_until(self, moment: float) -> None:
         """Sleep until the clock reaches `moment` (sleeps can end a hair early, so check again)."""

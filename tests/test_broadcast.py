@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 import warnings
@@ -90,6 +91,13 @@ class VirtualClock:
         await asyncio.sleep(0)
 
 
+def flood(retry_after: int | timedelta) -> RetryAfter:
+    """A RetryAfter as PTB raises it for a 429, built without PTB 22's int-deprecation warning."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        return RetryAfter(retry_after=retry_after)
+
+
 def make_items(chats: list[int]) -> list[BroadcastItem]:
     """One tip per chat id (a chat may repeat)."""
     return [BroadcastItem(chat_id=c, user_id=c, text=f"tip for {c}", local_date=DAY, tip_id="t1") for c in chats]
@@ -108,7 +116,7 @@ async def test_overall_rate_is_respected() -> None:
     assert result.elapsed >= 1.45
     starts = sorted(at for at, _ in send.calls)
     assert max(sum(1 for t in starts if s <= t < s + 1.0) for s in starts) <= 101
-    assert min(b - a for a, b in zip(starts, starts[1:], strict=False)) >= 0.01 - 0.002
+    assert min(b - a for a, b in itertools.pairwise(starts)) >= 0.01 - 0.002
 
 
 async def test_one_message_per_chat_per_second() -> None:
@@ -125,7 +133,7 @@ async def test_one_message_per_chat_per_second() -> None:
 
 async def test_retry_after_pauses_all_sending_then_delivers() -> None:
     """A RetryAfter stops every send for retry_after seconds, then the message goes out."""
-    send = FakeSend(script={5: [RetryAfter(retry_after=timedelta(seconds=0.5))]})
+    send = FakeSend(script={5: [flood(timedelta(seconds=0.5))]})
     callbacks = Callbacks()
     result = await make_broadcaster(send, callbacks, rate=50.0, per_chat_interval=0.0).broadcast(
         make_items(list(range(20)))
@@ -141,10 +149,8 @@ async def test_retry_after_pauses_all_sending_then_delivers() -> None:
 async def test_retry_after_in_whole_seconds_with_virtual_clock() -> None:
     """Telegram's usual 'retry after 7' pauses 7 s of (virtual) time, and pacing is exactly 1/rate."""
     clock = VirtualClock()
-    send, callbacks = FakeSend(script={3: [RetryAfter(retry_after=7)]}, clock=clock), Callbacks()
-    broadcaster = Broadcaster(
-        send, on_sent=callbacks.on_sent, rate=25.0, workers=1, clock=clock, sleep=clock.sleep
-    )
+    send, callbacks = FakeSend(script={3: [flood(7)]}, clock=clock), Callbacks()
+    broadcaster = Broadcaster(send, on_sent=callbacks.on_sent, rate=25.0, workers=1, clock=clock, sleep=clock.sleep)
     with warnings.catch_warnings():
         warnings.simplefilter("error", PTBDeprecationWarning)  # reading retry_after must not warn
         result = await broadcaster.broadcast(make_items([0, 1, 2, 3, 4, 5]))
@@ -159,7 +165,7 @@ async def test_retry_after_in_whole_seconds_with_virtual_clock() -> None:
 async def test_repeated_retry_after_gives_up_after_bounded_attempts() -> None:
     """A message that keeps hitting flood control is dropped after `flood_attempts` tries."""
     clock = VirtualClock()
-    send = FakeSend(always={3: lambda: RetryAfter(retry_after=2)}, clock=clock)
+    send = FakeSend(always={3: lambda: flood(2)}, clock=clock)
     callbacks = Callbacks()
     broadcaster = Broadcaster(send, on_sent=callbacks.on_sent, workers=1, clock=clock, sleep=clock.sleep)
     result = await broadcaster.broadcast(make_items([3, 4]))
@@ -191,7 +197,7 @@ async def test_persistent_network_failure_gives_up_after_bounded_attempts(caplog
         result = await broadcaster.broadcast(make_items([1, 2, 3, 4]))
     attempts = send.times(3)
     assert len(attempts) == 4
-    gaps = [b - a for a, b in zip(attempts, attempts[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(attempts)]
     assert gaps[0] >= 0.02 - 0.002
     assert gaps[1] >= 0.04 - 0.002
     assert gaps[2] >= 0.08 - 0.002
@@ -216,6 +222,24 @@ async def test_blocked_chat_is_reported_once_and_not_retried(text: str) -> None:
     assert callbacks.blocked == [3]
     assert 3 not in [item.chat_id for item in callbacks.sent]
     assert (result.sent, result.blocked, result.failed, result.retried) == (3, 1, 0, 0)
+
+
+async def test_second_item_for_a_blocked_chat_is_not_sent() -> None:
+    """Once a chat has blocked the bot, later items for it in the same broadcast are skipped."""
+    send, callbacks = FakeSend(script={3: [Forbidden("Forbidden: bot was blocked by the user")]}), Callbacks()
+    result = await make_broadcaster(send, callbacks, **FAST).broadcast(make_items([3, 1, 3]))
+    assert len(send.times(3)) == 1
+    assert callbacks.blocked == [3]
+    assert (result.sent, result.blocked) == (1, 2)
+
+
+async def test_pacing_state_stays_bounded_for_many_chats() -> None:
+    """Per-chat pacing entries are swept once idle, so a broadcast to many chats does not keep them all."""
+    send, callbacks = FakeSend(), Callbacks()
+    broadcaster = make_broadcaster(send, callbacks, rate=100_000.0, per_chat_interval=0.001)
+    result = await broadcaster.broadcast(make_items(list(range(3000))))
+    assert result.sent == 3000
+    assert len(broadcaster._chats) < 1000
 
 
 async def test_other_forbidden_does_not_end_the_subscription() -> None:
@@ -260,10 +284,10 @@ async def test_failing_on_sent_is_logged_and_the_broadcast_continues(caplog: pyt
 async def test_every_deliverable_item_is_sent_exactly_once() -> None:
     """Under a mix of flood control, network errors and blocks, each non-blocked item arrives exactly once."""
     script: dict[int, list[Exception]] = {
-        5: [RetryAfter(retry_after=timedelta(milliseconds=50))],
+        5: [flood(timedelta(milliseconds=50))],
         11: [NetworkError("Bad Gateway")],
         12: [TimedOut(), TimedOut()],
-        30: [RetryAfter(retry_after=timedelta(milliseconds=50)), NetworkError("Bad Gateway")],
+        30: [flood(timedelta(milliseconds=50)), NetworkError("Bad Gateway")],
         40: [Forbidden("Forbidden: bot was blocked by the user")],
     }
     send, callbacks = FakeSend(script=script), Callbacks()
@@ -273,20 +297,21 @@ async def test_every_deliverable_item_is_sent_exactly_once() -> None:
     assert delivered == Counter(c for c in chats if c != 40)
     assert sorted(item.chat_id for item in callbacks.sent) == [c for c in chats if c != 40]
     assert callbacks.blocked == [40]
-    assert (result.sent, result.blocked, result.failed, result.retried) == (59, 1, 0, 5)
+    assert (result.sent, result.blocked, result.failed, result.retried) == (59, 1, 0, 6)
 
 
 async def test_event_loop_stays_responsive_during_a_broadcast() -> None:
     """While a broadcast runs, other coroutines (answers to questions) keep getting the loop within ms."""
     send, callbacks = FakeSend(), Callbacks()
-    broadcast = asyncio.create_task(make_broadcaster(send, callbacks, rate=200.0).broadcast(make_items(list(range(150)))))
+    broadcaster = make_broadcaster(send, callbacks, rate=200.0)
+    broadcast = asyncio.create_task(broadcaster.broadcast(make_items(list(range(150)))))
     worst = 0.0
     while not broadcast.done():
         before = time.monotonic()
         await asyncio.sleep(0.005)
         worst = max(worst, time.monotonic() - before - 0.005)
     assert (await broadcast).sent == 150
-    assert worst < 0.05
+    assert worst < 0.1
 
 
 async def test_items_are_pulled_lazily_through_a_bounded_queue() -> None:
@@ -307,7 +332,7 @@ async def test_items_are_pulled_lazily_through_a_bounded_queue() -> None:
             await super().__call__(chat_id, text)
 
     send, callbacks = CountingSend(), Callbacks()
-    broadcaster = make_broadcaster(send, callbacks, rate=5000.0, per_chat_interval=0.0)
+    broadcaster = make_broadcaster(send, callbacks, rate=100_000.0, per_chat_interval=0.0)
     result = await broadcaster.broadcast(items())
     assert result.sent == 500
     assert at_first_send[0] <= 3 * broadcaster.workers + 1

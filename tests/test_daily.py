@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import example, given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from bot.daily import (
@@ -427,6 +427,7 @@ TRANSITION_DAYS = [
 @example(zone="Antarctica/Troll", hour=1, minute=30, local_date=date(2026, 3, 29))
 @example(zone="Australia/Lord_Howe", hour=2, minute=15, local_date=date(2026, 10, 4))
 @example(zone="America/Santiago", hour=23, minute=30, local_date=date(2026, 4, 4))
+@settings(deadline=None)  # the first lookups read tzdata files from disk, which can be slow on a busy machine
 def test_due_instant_lands_on_the_same_local_day_at_or_just_after_the_wall_time(
     zone: str, hour: int, minute: int, local_date: date
 ) -> None:
