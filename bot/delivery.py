@@ -17,8 +17,10 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from telegram.error import BadRequest, Forbidden
 
 from bot import daily
 from bot.broadcast import Broadcaster, BroadcastItem, BroadcastResult, SendFn
@@ -51,7 +53,10 @@ class DailyDelivery:
         self.clock = clock
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[BroadcastResult | None] | None = None
-        self.broadcaster = Broadcaster(send, on_sent=self._sent, on_blocked=self._blocked, rate=rate)
+        self._raw_send = send
+        self._refused: set[int] = set()  # chats that refused a tip during the current pass
+        self._given_up: set[tuple[int, date]] = set()  # (user, local date) not to retry today
+        self.broadcaster = Broadcaster(self._send, on_sent=self._sent, on_blocked=self._blocked, rate=rate)
 
     def start_pass(self) -> None:
         """Start a pass in the background unless one is still running; answers never wait for it."""
@@ -84,7 +89,7 @@ class DailyDelivery:
                 except (ZoneInfoNotFoundError, ValueError):
                     logger.warning("skipping subscriptions with unknown time zone %r", zone)
             pending = await self.store.undelivered_active(local_dates)
-            due = daily.due_deliveries(pending, {}, now)
+            due = daily.due_deliveries(pending, lambda user, day: (user, day) in self._given_up, now)
             if not due:
                 return None
             tips = self.faq().tips
@@ -92,7 +97,11 @@ class DailyDelivery:
             for sub, local_date in due:
                 tip = tip_of_the_day(tips, local_date)
                 items.append(BroadcastItem(sub.chat_id, sub.user_id, daily_tip_text(tip), local_date, tip.id))
+            self._refused.clear()
             result = await self.broadcaster.broadcast(items)
+            today = {item.local_date for item in items}
+            self._given_up = {(u, d) for u, d in self._given_up if d in today}  # older days are never owed
+            self._given_up.update((item.user_id, item.local_date) for item in items if item.chat_id in self._refused)
             logger.info(
                 "daily tips: %d sent, %d blocked, %d failed, %d retries in %.1fs",
                 result.sent,
@@ -104,9 +113,16 @@ class DailyDelivery:
             return result
 
     async def _sent(self, item: BroadcastItem) -> None:
-        now = self.clock()
-        if await self.store.record_delivery(item.user_id, item.local_date, item.tip_id, now):
-            await self.store.mark_tip_seen(item.user_id, item.tip_id, now)
+        await self.store.record_delivery(item.user_id, item.local_date, item.tip_id, self.clock())
+
+    async def _send(self, chat_id: int, text: str) -> None:
+        try:
+            await self._raw_send(chat_id, text)
+        except (BadRequest, Forbidden):
+            # Not worth retrying this pass or the next ones today ("chat not found" and the like);
+            # a "blocked" Forbidden also ends the subscription, via the broadcaster's on_blocked.
+            self._refused.add(chat_id)
+            raise
 
     async def _blocked(self, chat_id: int) -> None:
         count = await self.store.deactivate_chat(chat_id, self.clock())

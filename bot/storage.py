@@ -599,16 +599,27 @@ class Store:
         return delivered
 
     async def record_delivery(self, user_id: int, local_date: date, tip_id: str, sent_at: datetime) -> bool:
-        """Record the user's tip for `local_date`, committed at once; False if already recorded."""
+        """Record the user's tip for `local_date` and mark the tip seen, in one commit; False if already recorded."""
         # Also False when the subscription row is gone (the user ran /forget meanwhile): nothing is owed,
-        # and no row about a forgotten user comes back.
-        changed = await self._write(
-            """
-            INSERT OR IGNORE INTO deliveries (user_id, local_date, tip_id, sent_at)
-            SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM subscriptions WHERE user_id = ?)
-            """,
-            (user_id, local_date.isoformat(), tip_id, _to_db(sent_at), user_id),
-        )
+        # and no row about a forgotten user comes back. Both rows go in one transaction under that same
+        # check, so a /forget can never land between them and leave a "tip seen" row behind.
+        at = _to_db(sent_at)
+        async with self._transaction():
+            changed = await self._execute(
+                """
+                INSERT OR IGNORE INTO deliveries (user_id, local_date, tip_id, sent_at)
+                SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM subscriptions WHERE user_id = ?)
+                """,
+                (user_id, local_date.isoformat(), tip_id, at, user_id),
+            )
+            if changed > 0:
+                await self._execute(
+                    """
+                    INSERT INTO tips_seen (user_id, tip_id, seen_at) VALUES (?, ?, ?)
+                    ON CONFLICT (user_id, tip_id) DO NOTHING
+                    """,
+                    (user_id, tip_id, at),
+                )
         return changed > 0
 
     async def deliveries(self, user_id: int) -> list[Delivery]:

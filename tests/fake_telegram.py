@@ -21,6 +21,12 @@ What it does:
 - Queues updates pushed by the test (``push_message``, ``push_callback``, ...) for ``getUpdates`` long polling.
 - Injects faults: ``fail_next``, ``block_chat``, ``delay``, ``rate_limit``.
 
+Errors that depend on chat state (message to edit not found, message is not modified, query is too old, message
+to be replied not found) are 400s like Telegram's but not violations; find them with ``failed_calls()``.
+A spec method the fake has no handler for gets 501 and a violation naming it (methods returning only True
+are answered generically). A getUpdates held while a newer one arrives for the same token ends with 409,
+as on Telegram, unless its client has already gone (PTB cancelling the poll on shutdown).
+
 httpx honours HTTP(S)_PROXY / ALL_PROXY: a test that talks to the fake must have NO_PROXY=127.0.0.1,localhost
 (``subprocess_env()`` sets it for a child process).
 """
@@ -31,10 +37,12 @@ import asyncio
 import contextlib
 import email.parser
 import email.policy
+import functools
 import json
 import math
 import os
 import re
+import select
 import socket
 import threading
 import time
@@ -98,6 +106,8 @@ SCALAR_TYPES = frozenset({"Integer", "String", "Boolean", "Float", "InputFile"})
 
 ChatKey = int | str
 _T = TypeVar("_T")
+# The socket of the request the current handler thread is serving.
+_request_context = threading.local()
 
 
 # --------------------------------------------------------------------------------------------- records
@@ -652,6 +662,8 @@ class _Spec:
             return
         if any(_scalar_matches(value, t) for t in types if t in SCALAR_TYPES):
             return
+        if "KeyboardButton" in types and isinstance(value, str):
+            return  # "String can be used instead of this object to specify the button text"
         expected = " or ".join(types)
         raise _bad_request(
             f'field "{path}" must be of type {expected}', f"got {type(value).__name__} {_abbreviate(value, 60)}"
@@ -695,6 +707,11 @@ class _Spec:
             self.check_value(item, signature.fields[name], f"{path}.{name}")
         _check_object_semantics(chosen, value, path)
         return chosen
+
+
+@functools.cache
+def _load_spec(path: Path) -> _Spec:
+    return _Spec(path)
 
 
 def _scalar_matches(value: object, type_name: str) -> bool:
@@ -801,8 +818,9 @@ class _Bucket:
         self.updated = time.monotonic()
 
     def refill(self, now: float) -> float:
-        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
-        self.updated = now
+        if now > self.updated:
+            self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+            self.updated = now
         return self.tokens
 
     def wait_time(self) -> float:
@@ -842,7 +860,7 @@ class FakeTelegram:
         self.bot_first_name = bot_first_name
         self.bot_id = bot_id
         self._address = (host, port)
-        self._spec = _Spec(spec_path)
+        self._spec = _load_spec(spec_path)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -1818,6 +1836,8 @@ class FakeTelegram:
                     if batch or timeout <= 0 or self._stopping:
                         return _EncodedUpdates([u.update for u in batch], [u.encoded for u in batch])
                     if self._poll_generation.get(token) != generation:
+                        if _client_gone():  # e.g. PTB cancelled this poll on shutdown: not a conflict
+                            return _EncodedUpdates([], [])
                         raise _ApiError(
                             409,
                             "Conflict: terminated by other getUpdates request; "
@@ -2071,9 +2091,21 @@ def _parse_multipart(content_type: str, body: bytes) -> tuple[dict[str, Any], di
     return params, files
 
 
+def _client_gone() -> bool:
+    """Whether the client of the current request has closed its connection."""
+    connection: socket.socket | None = getattr(_request_context, "connection", None)
+    if connection is None:
+        return False
+    try:
+        readable, _, _ = select.select([connection], [], [], 0)
+        return bool(readable) and connection.recv(1, socket.MSG_PEEK) == b""
+    except OSError:
+        return True
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
-    request_queue_size = 128
+    request_queue_size = 1024
     fake: FakeTelegram
 
     def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
@@ -2149,6 +2181,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if url.query:
             params = {**dict(parse_qsl(url.query, keep_blank_values=True)), **params}
+        _request_context.connection = self.connection
         status, payload = fake._dispatch(token, method, params, files, typed)
         self._send(status, payload)
 
