@@ -28,6 +28,12 @@ class RedactSecrets(logging.Filter):
             for secret in self.secrets:
                 message = message.replace(secret, "[REDACTED]")
             record.msg, record.args = message, None
+        # Tracebacks too: PTB's InvalidToken message quotes the whole token.
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text and any(s in record.exc_text for s in self.secrets):
+            for secret in self.secrets:
+                record.exc_text = record.exc_text.replace(secret, "[REDACTED]")
         return True
 
 
@@ -64,6 +70,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         load_faq(config.faq_path)
     except FaqError as exc:
         return _fail("the FAQ file is invalid:\n" + "\n".join(exc.errors))
+    try:
+        config.database_path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return _fail(f"DATABASE_PATH cannot be used: cannot create {config.database_path.parent} ({exc.strerror})")
 
     if args.console:
         logging.basicConfig(level=logging.WARNING)
@@ -77,22 +87,27 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     setup_logging(config)
     from telegram import Update
+    from telegram.error import InvalidToken
 
     from bot.app import build_application
 
     application = build_application(config)
-    if config.webhook is not None:
-        hook = config.webhook
-        application.run_webhook(
-            listen=hook.listen,
-            port=hook.port,
-            url_path=hook.path,
-            webhook_url=hook.url,
-            secret_token=hook.secret,
-            allowed_updates=Update.ALL_TYPES,
-        )
-    else:
-        application.run_polling(allowed_updates=Update.ALL_TYPES)
+    try:
+        if config.webhook is not None:
+            hook = config.webhook
+            application.run_webhook(
+                listen=hook.listen,
+                port=hook.port,
+                url_path=hook.path,
+                webhook_url=hook.url,
+                secret_token=hook.secret,
+                allowed_updates=Update.ALL_TYPES,
+            )
+        else:
+            application.run_polling(allowed_updates=Update.ALL_TYPES)
+    except InvalidToken:
+        # PTB's message quotes the whole token, so it is not printed.
+        return _fail("Telegram rejected TELEGRAM_BOT_TOKEN (revoked or mistyped?). Check it with @BotFather.")
     return 0
 
 

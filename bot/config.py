@@ -101,22 +101,25 @@ class Config:
             log_level=log_level,
             webhook=_webhook(get),
             broadcast_rate=_number(get, "BROADCAST_RATE", 25.0, 0.1, 1000.0),
-            retention_days=int(_number(get, "RETENTION_DAYS", 90, 1, 36500)),
+            retention_days=int(_number(get, "RETENTION_DAYS", 90, 1, 36500, whole=True)),
             faq_path=Path(get("FAQ_PATH") or DEFAULT_FAQ_PATH),
             delivery_interval=_number(get, "DELIVERY_INTERVAL", 20.0, 0.2, 60.0),
         )
 
 
-def _number(get: Callable[[str], str], name: str, default: float, low: float, high: float) -> float:
+def _number(
+    get: Callable[[str], str], name: str, default: float, low: float, high: float, *, whole: bool = False
+) -> float:
     raw = get(name)
     if not raw:
         return default
     try:
-        value = float(raw)
+        value = float(int(raw)) if whole else float(raw)
     except ValueError:
         value = float("nan")
     if not low <= value <= high:
-        raise ConfigError(name, f"must be a number from {low:g} to {high:g}")
+        kind = "a whole number" if whole else "a number"
+        raise ConfigError(name, f"must be {kind} from {low:g} to {high:g}")
     return value
 
 
@@ -131,5 +134,5 @@ def _webhook(get: Callable[[str], str]) -> WebhookConfig | None:
         raise ConfigError(
             "WEBHOOK_SECRET", "must be 1-256 characters of A-Z, a-z, 0-9, _ and - (required with WEBHOOK_URL)"
         )
-    port = int(_number(get, "WEBHOOK_PORT", 8443, 1, 65535))
+    port = int(_number(get, "WEBHOOK_PORT", 8443, 1, 65535, whole=True))
     return WebhookConfig(url=url, secret=secret, listen=get("WEBHOOK_LISTEN") or "127.0.0.1", port=port)

@@ -16,6 +16,7 @@ from telegram import (
     InputTextMessageContent,
     LinkPreviewOptions,
     Message,
+    ReplyParameters,
     Update,
 )
 from telegram.constants import ChatMemberStatus, ChatType, ParseMode
@@ -112,7 +113,8 @@ async def _send(context: BotContext, chat_id: int, reply: Reply, quote: Message 
         photo = reply.photo.read_bytes()
         await _with_retries(lambda: context.bot.send_photo(chat_id, photo=photo, caption=reply.text[:1024]))
         return
-    reply_to = quote.message_id if quote is not None else None
+    # In groups the answer quotes the question; if it was deleted meanwhile, answer anyway.
+    reply_to = ReplyParameters(quote.message_id, allow_sending_without_reply=True) if quote is not None else None
     await _with_retries(
         lambda: context.bot.send_message(
             chat_id,
@@ -120,7 +122,7 @@ async def _send(context: BotContext, chat_id: int, reply: Reply, quote: Message 
             parse_mode=ParseMode.HTML,
             reply_markup=markup(reply.buttons),
             link_preview_options=LinkPreviewOptions(is_disabled=True),
-            reply_to_message_id=reply_to,
+            reply_parameters=reply_to,
         )
     )
 

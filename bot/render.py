@@ -33,7 +33,20 @@ def fit(markup: str, limit: int = MAX_MESSAGE_CHARS) -> str:
         lines.pop()
     if not lines:
         return esc(to_plain(markup)[: limit - 1]) + "…"
-    return "\n".join(lines) + "\n…"
+    kept = "\n".join(lines)
+    return kept + "\n…" + _closing_tags(kept)
+
+
+def _closing_tags(markup: str) -> str:
+    """Return the end tags for the tags `markup` leaves open (a cut inside a multi-line <pre>)."""
+    open_tags: list[str] = []
+    for tag in _TAG.finditer(markup):
+        name = tag.group().strip("</>").split()[0]
+        if not tag.group().startswith("</"):
+            open_tags.append(name)
+        elif open_tags and open_tags[-1] == name:
+            open_tags.pop()
+    return "".join(f"</{name}>" for name in reversed(open_tags))
 
 
 def to_plain(markup: str) -> str:

@@ -1,0 +1,121 @@
+"""Console mode: `python run_bot.py --console` chats on stdin/stdout with numbered buttons, no token needed."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+from bot.config import Config
+from bot.console import run_console
+from tests.botproc import RUN_BOT, clean_env
+
+
+def run_console_process(tmp_path: Path, lines: list[str]) -> subprocess.CompletedProcess[str]:
+    """Pipe `lines` into `python run_bot.py --console` without a token; return the finished process."""
+    env = clean_env({"DATABASE_PATH": str(tmp_path / "console.sqlite3")})
+    return subprocess.run(
+        [sys.executable, str(RUN_BOT), "--console"],
+        input="".join(f"{line}\n" for line in lines),
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=30,
+        check=False,
+    )
+
+
+async def chat(tmp_path: Path, lines: list[str]) -> str:
+    """Run the console in-process on `lines`; return everything it printed."""
+    out = io.StringIO()
+    config = Config(token="", database_path=tmp_path / "console.sqlite3")
+    assert await run_console(config, io.StringIO("".join(f"{line}\n" for line in lines)), out) == 0
+    return out.getvalue()
+
+
+def test_piped_session_prints_replies_and_numbered_buttons_and_exits_0_at_eof(tmp_path: Path) -> None:
+    """A piped session answers a question, presses buttons by number, handles commands and exits 0 at EOF."""
+    done = run_console_process(
+        tmp_path,
+        ["does massage help with back pain", "/topics", "1", "2", "/frobnicate", "/help"],
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    out = done.stdout
+    # The welcome, with the menu as numbered buttons.
+    assert "I answer questions about massage therapy for back pain" in out
+    assert "  [1] 💆 Benefits\n  [2] 📚 Topics\n  [3] 💡 Tip of the day\n  [4] ⏰ Daily tip\n" in out
+    # The typed question, answered with its tip and feedback buttons.
+    assert "Can massage help with back pain?\n\nIt can." in out
+    assert "💡 Tip:" in out
+    assert "] 👍 Helpful\n" in out
+    # /topics, then "1" opens the first topic, then "2" its second question.
+    assert "Massage basics\nPick a question:\n  [1] What is massage therapy?\n" in out
+    assert "\nHow old is massage therapy and where does it come from?\n\nMassage therapy has been around" in out
+    # An unknown command, then /help.
+    assert "I don't know that command. Send /help to see what I can do." in out
+    assert "What I can do" in out
+    # Plain text for a terminal: no HTML markup, and no prompt when stdin is a pipe.
+    assert "<b>" not in out
+    assert "&amp;" not in out
+    assert "> " not in out
+    assert (tmp_path / "console.sqlite3").exists()
+
+
+def test_console_needs_no_token_and_ignores_a_bad_one(tmp_path: Path) -> None:
+    """--console starts with no TELEGRAM_BOT_TOKEN, and even with a malformed one."""
+    for token in (None, "not-a-token"):
+        env = clean_env({"DATABASE_PATH": str(tmp_path / "t.sqlite3")})
+        if token is not None:
+            env["TELEGRAM_BOT_TOKEN"] = token
+        done = subprocess.run(
+            [sys.executable, str(RUN_BOT), "--console"],
+            input="",
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=30,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        assert "General information, not medical advice." in done.stdout
+
+
+async def test_button_press_shows_its_notice(tmp_path: Path) -> None:
+    """Pressing 👍 by its number shows the short acknowledgement a Telegram user would see."""
+    out = await chat(tmp_path, ["can massage help me sleep", "4"])
+    assert "] 👍 Helpful\n" in out
+    assert "(Thanks, glad it helped!)" in out
+
+
+async def test_number_beyond_the_buttons_is_a_question(tmp_path: Path) -> None:
+    """A number with no such button is treated as text, not as a press."""
+    out = await chat(tmp_path, ["99"])
+    assert "rather not guess" in out
+
+
+async def test_blank_lines_are_ignored(tmp_path: Path) -> None:
+    """Empty and whitespace-only lines produce no reply."""
+    quiet = await chat(tmp_path, [])
+    assert await chat(tmp_path, ["", "   ", "\t"]) == quiet
+
+
+async def test_command_with_bot_name_suffix_works(tmp_path: Path) -> None:
+    """`/about@anybot` runs /about, as a copy-paste from a group would."""
+    out = await chat(tmp_path, ["/about@massage_faq_bot"])
+    assert "About this bot" in out
+
+
+async def test_markup_typed_by_the_user_is_shown_literally(tmp_path: Path) -> None:
+    """Text with HTML-like markup comes back as typed in /mydata, not interpreted."""
+    out = await chat(tmp_path, ["<b>bold</b> & more", "/mydata"])
+    assert "• <b>bold</b> & more" in out
+
+
+async def test_console_user_is_admin_and_can_reload(tmp_path: Path) -> None:
+    """The person at the console is the operator: /reload works there."""
+    out = await chat(tmp_path, ["/reload"])
+    assert "✅ Reloaded:" in out

@@ -1,0 +1,361 @@
+"""The Telegram-free conversation core, with a real SQLite store in tmp_path and the real FAQ.
+
+Every reply is checked the way Telegram would check it: the fake Bot API's HTML parser must accept the
+text, it must fit 4,096 characters, and every button's data must fit 64 bytes and decode.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bot.callbacks import MAX_CALLBACK_BYTES, decode
+from bot.core import COMMANDS, Conversation, Knowledge, Reply, Response, Sender, Settings
+from bot.render import MAX_MESSAGE_CHARS, esc
+from bot.storage import Store
+from faq.matcher import Matcher
+from faq.models import DEFAULT_FAQ_PATH, TOPICS
+from tests.fake_telegram import parse_html
+
+NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+USER = Sender(user_id=101, chat_id=101, first_name="Ada")
+ADMIN = Sender(user_id=1, chat_id=1, first_name="Op", is_admin=True)
+KNOWLEDGE = Knowledge.load(DEFAULT_FAQ_PATH)
+FAQ = KNOWLEDGE.faq
+MATCHER = Matcher(FAQ)
+UNKNOWN = "I don't know that command"
+
+
+@pytest.fixture
+def faq_copy(tmp_path: Path) -> Path:
+    """A copy of the real FAQ that a test may break or edit, as an operator would."""
+    path = tmp_path / "faq.yaml"
+    shutil.copyfile(DEFAULT_FAQ_PATH, path)
+    return path
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    """A real SQLite store in tmp_path."""
+    opened = await Store.open(tmp_path / "core.sqlite3")
+    yield opened
+    await opened.close()
+
+
+@pytest.fixture
+def conversation(store: Store, faq_copy: Path, tmp_path: Path) -> Conversation:
+    """The core over the real FAQ (reloadable from faq_copy), at a fixed time, with a seeded rng."""
+    settings = Settings(default_timezone="Europe/Berlin", faq_path=faq_copy, chart_dir=tmp_path)
+    # The shared KNOWLEDGE is never mutated: /reload replaces the conversation's reference to it.
+    return Conversation(KNOWLEDGE, store, settings, clock=lambda: NOW, rng=random.Random(7))
+
+
+def check_reply(reply: Reply) -> str:
+    """Assert a reply is what Telegram accepts; return the text the user reads."""
+    shown, _ = parse_html(reply.text)
+    assert shown.strip()
+    assert len(shown) <= MAX_MESSAGE_CHARS
+    for row in reply.buttons:
+        assert 1 <= len(row) <= 8
+        for button in row:
+            assert button.label.strip()
+            assert 1 <= len(button.data.encode()) <= MAX_CALLBACK_BYTES
+            assert decode(button.data, FAQ) is not None, f"button {button.label!r} has undecodable data"
+    return shown
+
+
+def check(response: Response) -> list[str]:
+    """Check every reply and the notice of a response; return the texts shown."""
+    if response.notice is not None:
+        assert 0 < len(response.notice) <= 200
+    return [check_reply(reply) for reply in response.replies]
+
+
+def data_of(reply: Reply) -> list[str]:
+    """All callback data of a reply, row by row."""
+    return [b.data for row in reply.buttons for b in row]
+
+
+def rewrite(path: Path, old: str | None, new: str) -> None:
+    """Edit the FAQ file as an operator would: replace `old` with `new`, or the whole file when old is None."""
+    text = path.read_text(encoding="utf-8")
+    assert old is None or old in text
+    path.write_text(new if old is None else text.replace(old, new), encoding="utf-8")
+
+
+def heading(entry_id: str) -> str:
+    """How an answer starts: the entry's question in bold."""
+    return f"<b>{esc(FAQ.by_id[entry_id].question)}</b>"
+
+
+# ------------------------------------------------------------------------------------------ tiers
+
+
+@pytest.mark.parametrize("question", ["does masage help with bak pain", "Will a rubdown help me sleep?", "therapist"])
+async def test_answer_tier_shape(conversation: Conversation, question: str) -> None:
+    """An answer is one message: the question in bold, the answer, the tip, related, 👍/👎 and a way back."""
+    result = MATCHER.match(question)
+    assert result.tier == "answer"
+    assert result.entry_id is not None
+    entry = FAQ.by_id[result.entry_id]
+    (reply,) = (await conversation.on_text(USER, question)).replies
+    shown = check_reply(reply)
+    assert reply.text.startswith(heading(entry.id))
+    assert entry.answer.strip()[:40] in shown
+    if entry.tip:
+        assert f"💡 Tip: {entry.tip}" in shown
+    assert data_of(reply) == [
+        *(f"a:{r}" for r in entry.related[:3]),
+        f"f+:{entry.id}",
+        f"f-:{entry.id}",
+        f"t:{entry.topic}",
+    ]
+
+
+async def test_general_guidance_answers_carry_the_disclaimer(conversation: Conversation) -> None:
+    """Answers resting on general guidance (not the article) say so and repeat the disclaimer."""
+    (reply,) = (await conversation.on_button(USER, "a:contraindications")).replies
+    assert "General guidance. General information, not medical advice." in check_reply(reply)
+    (reply,) = (await conversation.on_button(USER, "a:circulation")).replies
+    assert "General guidance" not in check_reply(reply)
+
+
+async def test_suggest_tier_shape(conversation: Conversation) -> None:
+    """An unclear question gets "Did you mean…" with one button per candidate and a Topics button."""
+    question = next(
+        (q for q in ("heart stress", "help me", "how does it work") if MATCHER.match(q).tier == "suggest"), None
+    )
+    if question is None:
+        pytest.skip("no candidate lands in the suggest tier with the current matcher")
+    result = MATCHER.match(question)
+    (reply,) = (await conversation.on_text(USER, question)).replies
+    assert "Did you mean" in check_reply(reply)
+    assert data_of(reply) == [*(f"a:{i}" for i in (result.suggestions or (result.entry_id,))), "m"]
+
+
+async def test_none_tier_declines_and_names_what_it_knows(conversation: Conversation) -> None:
+    """An off-topic question is declined without a guess, listing the topics it does know."""
+    (reply,) = (await conversation.on_text(USER, "what is the capital of france")).replies
+    shown = check_reply(reply)
+    assert "I'd rather not guess" in shown
+    assert "benefits for back pain" in shown
+    assert data_of(reply) == ["m"]
+
+
+async def test_red_flag_answer_leads_with_the_warning(conversation: Conversation) -> None:
+    """A red flag puts the warning sign and "doctor" first, then the see-a-doctor answer."""
+    (reply,) = (await conversation.on_text(USER, "numb legs and I lost bladder control, would massage help")).replies
+    shown = check_reply(reply)
+    first_line = shown.split("\n", 1)[0]
+    assert first_line.startswith("⚠️ You mentioned")
+    assert "doctor" in first_line
+    assert FAQ.by_id["see-a-doctor"].question in shown
+    assert data_of(reply)[-1] == "m"
+
+
+async def test_questions_are_logged_with_their_tier(conversation: Conversation, store: Store) -> None:
+    """Each question is stored for the user (for /mydata and the report)."""
+    await conversation.on_text(USER, "can massage help me sleep")
+    await conversation.on_text(USER, "what is the capital of france")
+    data = await store.user_data(USER.user_id)
+    assert data.question_count == 2
+
+
+# ------------------------------------------------------------------------------------------ every reply
+
+
+async def test_every_reachable_reply_is_valid_for_telegram(conversation: Conversation) -> None:
+    """Every command, and every button reachable from them, yields valid HTML within limits and good buttons."""
+    pending: list[str] = []
+    for name, _ in COMMANDS:
+        for reply in (await conversation.on_command(USER, name)).replies:
+            check_reply(reply)
+            pending += data_of(reply)
+    for question in ("does massage help with back pain", "heart stress", "what is the capital of france"):
+        for reply in (await conversation.on_text(USER, question)).replies:
+            pending += data_of(reply)
+    pressed: set[str] = set()
+    while pending:
+        data = pending.pop()
+        if data in pressed:
+            continue
+        pressed.add(data)
+        response = await conversation.on_button(USER, data)
+        check(response)
+        assert response.replies or response.notice, f"pressing {data!r} did nothing"
+        for reply in response.replies:
+            pending += data_of(reply)
+    every_answer = {f"a:{e.id}" for e in FAQ.entries}
+    assert every_answer <= pressed, "every entry is reachable by buttons"
+    assert {f"t:{t}" for t in TOPICS if FAQ.topic_entries(t)} <= pressed
+
+
+async def test_browsing_buttons_edit_in_place(conversation: Conversation) -> None:
+    """Topic lists and answers opened by buttons replace the pressed message instead of piling up."""
+    for data in ("m", "t:benefits", "a:circulation"):
+        (reply,) = (await conversation.on_button(USER, data)).replies
+        assert reply.edit, data
+    (reply,) = (await conversation.on_command(USER, "topics")).replies
+    assert not reply.edit
+
+
+@pytest.mark.parametrize("data", [None, "", "zzz", "a:does-not-exist", "t:nope", "x" * 65, "d:07:31"])
+async def test_tampered_press_gets_only_a_notice(conversation: Conversation, data: str | None) -> None:
+    """A stale or tampered button gets a short notice and no message."""
+    response = await conversation.on_button(USER, data)
+    assert response.replies == ()
+    assert response.notice is not None
+    assert "out of date" in response.notice
+
+
+# ------------------------------------------------------------------------------------------ escaping
+
+
+async def test_first_name_with_markup_is_escaped(conversation: Conversation) -> None:
+    """A user named `<b>Eve</b> & co` is greeted literally."""
+    who = Sender(user_id=5, chat_id=5, first_name="<b>Eve</b> & co")
+    (reply,) = (await conversation.on_command(who, "start")).replies
+    assert "Hi, <b>Eve</b> & co!" in check_reply(reply)
+
+
+async def test_typed_markup_is_escaped_in_mydata(conversation: Conversation) -> None:
+    """What the user typed is echoed in /mydata as text, never as markup."""
+    await conversation.on_text(USER, "<script>alert('x')</script> &amp; <b>back</b>")
+    (reply,) = (await conversation.on_command(USER, "mydata")).replies
+    assert "<script>alert('x')</script> &amp; <b>back</b>" in check_reply(reply)
+
+
+@pytest.mark.parametrize("args", [["<b>"], ["25:00"], ["08:00", "Mars/<i>Base</i>"], ["&", "&amp;"]])
+async def test_daily_usage_errors_are_escaped(conversation: Conversation, args: list[str]) -> None:
+    """A bad /daily argument is explained in a valid message, whatever the user typed."""
+    (reply,) = (await conversation.on_command(USER, "daily", args)).replies
+    check_reply(reply)
+
+
+async def test_long_question_gets_a_valid_reply(conversation: Conversation) -> None:
+    """A 5,000-character question is answered or declined within Telegram's limits."""
+    (reply,) = (await conversation.on_text(USER, ("massage for my back? " * 300)[:5000])).replies
+    check_reply(reply)
+
+
+# ------------------------------------------------------------------------------------------ tips, feedback, privacy
+
+
+async def test_another_tip_walks_every_tip_before_repeating(conversation: Conversation) -> None:
+    """Pressing "Another tip" never repeats a tip until all were seen, then says so and starts over."""
+    today = conversation.tip_for_today().text
+    seen = {today}
+    for _ in range(len(FAQ.tips) - 1):
+        (reply,) = (await conversation.on_button(USER, "tn")).replies
+        shown = check_reply(reply)
+        assert shown.startswith("💡 Another tip")
+        body = shown.split("\n\n", 1)[1]
+        assert body not in seen
+        seen.add(body)
+    assert seen == {t.text for t in FAQ.tips}
+    (reply,) = (await conversation.on_button(USER, "tn")).replies
+    assert f"You've seen all {len(FAQ.tips)} tips" in check_reply(reply)
+
+
+async def test_feedback_is_recorded_and_acknowledged(conversation: Conversation, store: Store) -> None:
+    """👍 is acknowledged with a notice only; 👎 also offers the topics; a changed vote replaces the old one."""
+    up = await conversation.on_button(USER, "f+:sleep")
+    assert up.replies == ()
+    assert up.notice == "Thanks, glad it helped!"
+    down = await conversation.on_button(USER, "f-:stress")
+    (reply,) = down.replies
+    assert all(d.startswith("t:") for d in data_of(reply))
+    assert (await store.user_data(USER.user_id)).feedback_count == 2
+    await conversation.on_button(USER, "f-:sleep")
+    assert (await store.user_data(USER.user_id)).feedback_count == 2
+
+
+async def test_forget_deletes_everything_after_confirmation(conversation: Conversation, store: Store) -> None:
+    """/forget asks first; "Yes" deletes the user's data, "Cancel" keeps it."""
+    await conversation.on_text(USER, "can massage help me sleep")
+    (prompt,) = (await conversation.on_command(USER, "forget")).replies
+    assert data_of(prompt) == ["fg:yes", "fg:no"]
+    cancelled = await conversation.on_button(USER, "fg:no")
+    assert cancelled.notice == "Cancelled"
+    assert (await store.user_data(USER.user_id)).question_count == 1
+    done = await conversation.on_button(USER, "fg:yes")
+    assert done.notice == "Deleted"
+    assert (await store.user_data(USER.user_id)).question_count == 0
+
+
+# ------------------------------------------------------------------------------------------ inline
+
+
+@pytest.mark.parametrize("query", ["can massage help me sleep", "therapist", "is massage expensive", "back"])
+def test_inline_results_are_ranked_with_the_answer_first(conversation: Conversation, query: str) -> None:
+    """Inline results are at most 10, unique, valid, and start with the matcher's answer."""
+    answers = conversation.inline(query)
+    assert 1 <= len(answers) <= 10
+    assert len({a.id for a in answers}) == len(answers)
+    result = MATCHER.match(query)
+    if result.tier == "answer":
+        assert answers[0].id == result.entry_id
+    for answer in answers:
+        shown, _ = parse_html(answer.text)
+        assert len(shown) <= MAX_MESSAGE_CHARS
+        assert answer.title == FAQ.by_id[answer.id].question
+
+
+def test_empty_inline_query_lists_popular_questions(conversation: Conversation) -> None:
+    """An empty inline query offers benefits and practical questions."""
+    answers = conversation.inline("   ")
+    assert answers
+    assert {FAQ.by_id[a.id].topic for a in answers} <= {"benefits", "practical"}
+
+
+# ------------------------------------------------------------------------------------------ admin
+
+
+@pytest.mark.parametrize("command", ["stats", "reload"])
+async def test_admin_commands_are_unknown_to_other_users(conversation: Conversation, command: str) -> None:
+    """A non-admin's /stats or /reload gets the unknown-command answer, revealing nothing."""
+    (reply,) = (await conversation.on_command(USER, command)).replies
+    assert UNKNOWN in reply.text
+
+
+async def test_reload_with_a_broken_faq_keeps_the_old_one(conversation: Conversation, faq_copy: Path) -> None:
+    """An admin's /reload of a broken file lists its errors and keeps answering from the old FAQ."""
+    rewrite(faq_copy, "  - id: circulation\n", "  - id: Circulation!\n")
+    (reply,) = (await conversation.on_command(ADMIN, "reload")).replies
+    shown = check_reply(reply)
+    assert "The FAQ file has errors, so I kept the old one" in shown
+    assert str(faq_copy) in shown
+    assert "Circulation!" in shown
+    (answer,) = (await conversation.on_button(USER, "a:circulation")).replies
+    assert answer.text.startswith(heading("circulation"))
+
+    rewrite(faq_copy, None, "entries: [\n")
+    (reply,) = (await conversation.on_command(ADMIN, "reload")).replies
+    assert "YAML syntax error" in check_reply(reply)
+    assert conversation.faq.by_id.keys() == FAQ.by_id.keys()
+
+
+async def test_reload_with_a_good_faq_switches_to_it(conversation: Conversation, faq_copy: Path) -> None:
+    """An admin's /reload of an edited file answers from the new text at once."""
+    rewrite(faq_copy, "Can massage help me sleep better?", "Will massage help me sleep?")
+    (reply,) = (await conversation.on_command(ADMIN, "reload")).replies
+    assert reply.text == f"✅ Reloaded: {len(FAQ.entries)} entries, {len(FAQ.tips)} tips."
+    (answer,) = (await conversation.on_text(USER, "can massage help me sleep")).replies
+    assert answer.text.startswith("<b>Will massage help me sleep?</b>")
+
+
+async def test_admin_stats_sends_the_report_and_a_chart(conversation: Conversation, tmp_path: Path) -> None:
+    """An admin's /stats shows the usage report as preformatted text and attaches the chart."""
+    await conversation.on_text(USER, "can massage help me sleep")
+    text_reply, chart_reply = (await conversation.on_command(ADMIN, "stats")).replies
+    shown = check_reply(text_reply)
+    assert text_reply.text.startswith("<pre>")
+    assert "Questions" in shown
+    assert chart_reply.photo is not None
+    assert chart_reply.photo.parent == tmp_path
+    assert chart_reply.photo.read_bytes().startswith(b"\x89PNG")
