@@ -49,19 +49,34 @@ RED_FLAGS: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"incontinen\w*",
             r"(?:wet|peed|pooped|soiled) (?:myself|my pants|the bed)",
             r"cant (?:control|hold) (?:my )?(?:pee|poo|poop|urine|wee)",
+            r"leak\w* (?:\w+\s+){0,3}(?:pee|urine|wee|poo|poop)",
+            r"(?:pee|peeing|urine|wee|poo|poop)\w* (?:\w+\s+){0,2}(?:leak\w*|accident\w*|by accident|myself)",
             r"saddle",
             r"groin",
         ),
     ),
-    ("fever", _p(r"fever\w*", r"feverish", r"high temperature", r"chills", r"night sweats")),
+    (
+        "fever",
+        _p(
+            r"fever\w*",
+            r"feverish",
+            r"(?:high|running a|have a|got a|with a) (?:high )?temp(?:erature)?",
+            r"chills",
+            r"night sweats",
+        ),
+    ),
     (
         "a recent fall or accident",
         _p(
-            r"(?:i|we|just|recently)\s+fell",
+            r"(?:i|we|just|recently)\s+fell(?! asleep)",
             r"fell (?:down|off|over|from|on)",
             r"(?:a|bad|the) fall\b(?! asleep)",
             r"accident",
-            r"crash\w*",
+            r"(?:car|bike|motorbike|motorcycle|cycling|ski|skiing) crash\w*",
+            r"crash\w* (?:my|into|the|a)",
+            r"slipp\w* (?:on|off|down|and)",
+            r"tripp\w* (?:on|over|and)",
+            r"landed (?:\w+\s+){0,2}(?:on|flat)",
             r"collision",
             r"whiplash",
             r"hit by",
@@ -76,7 +91,13 @@ RED_FLAGS: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"dropp\w* (?:\w+\s+){0,2}(?:\d+\s*)?(?:weight|kg|kilos?|pounds|lbs)",
         ),
     ),
-    ("chest pain", _p(r"chest (?:pain|pains|ache|tight\w*|pressure|hurts?)", r"(?:pain|ache)\w* in (?:my|the) chest")),
+    (
+        "chest pain",
+        _p(
+            r"chest\s+(?:\w+\s+){0,3}(?:pain|pains|ache|aching|tight\w*|pressure|hurts?|hurting)",
+            r"(?:pain|ache|aching|tight\w*|crush\w*|pressure|heav\w*|squeez\w*)\s+(?:\w+\s+){0,4}chest",
+        ),
+    ),
     (
         "severe or worsening pain",
         _p(
@@ -108,7 +129,18 @@ CONTRAINDICATION_FLAGS: tuple[tuple[str, re.Pattern[str]], ...] = (
         _p(r"fractur\w*", r"broken (?:bone|bones|rib|ribs|back|spine|vertebra\w*|leg|arm)", r"broke my \w+"),
     ),
     ("osteoporosis", _p(r"osteoporo\w*", r"brittle bones?")),
-    ("an open wound or infection", _p(r"open wounds?", r"wounds?(?! up)", r"infect\w*", r"rash", r"burns?")),
+    (
+        "an open wound or infection",
+        _p(
+            r"open wounds?",
+            r"wounds?(?! up)",
+            r"(?:open|deep|fresh|bad|big) (?:cut|gash|graze|sore)s?",
+            r"gash\w*",
+            r"infect\w*",
+            r"rash",
+            r"burns?",
+        ),
+    ),
     ("recent surgery", _p(r"surgery", r"operation", r"stitches")),
 )
 
