@@ -29,8 +29,11 @@ def build_application(config: Config) -> AnyApplication:
         ApplicationBuilder()
         .token(config.token)
         .context_types(ContextTypes(context=BotContext))
-        .concurrent_updates(64)
-        .connection_pool_size(64)
+        # 32 answers in flight cover ~300 replies/s at Telegram's ~100 ms round trip; httpx's pool costs
+        # grow with its size, so it is not made larger than that.
+        .concurrent_updates(32)
+        .connection_pool_size(32)
+        .pool_timeout(10.0)
         # No overall cap on answers (the broadcaster paces itself on its own connection); 429s are
         # retried a few times, and group chats keep PTB's 20-per-minute limit.
         .rate_limiter(AIORateLimiter(overall_max_rate=0, max_retries=REPLY_RETRIES))
@@ -104,4 +107,5 @@ async def _post_shutdown(application: AnyApplication) -> None:
         await sender.shutdown()
     services: Services | None = application.bot_data.get("services")
     if services is not None:
+        await services.conversation.drain()
         await services.store.close()

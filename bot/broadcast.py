@@ -294,11 +294,12 @@ class Broadcaster:
     async def _acquire_slot(self) -> None:
         """Wait, in arrival order, until `1/rate` after the previous send and past any flood-control pause."""
         async with self._pace_lock:
-            # The slot is claimed at the actual time, so a late wake-up never lets sends bunch together;
-            # a RetryAfter that arrives while we wait moves `ready` and we keep waiting.
+            # A RetryAfter that arrives while we wait moves `ready` and we keep waiting.
             while (ready := max(self._next_slot, self._paused_until)) > (now := self._clock()):
                 await self._sleep(ready - now)
-            self._next_slot = now + self._interval
+            # The next slot counts from the slot we waited for when the wake-up was merely late (less
+            # than a slot), so sleep overshoot does not erode the rate; after idling, from now.
+            self._next_slot = (ready if now - ready < self._interval else now) + self._interval
 
     async def _sleep_until(self, moment: float) -> None:
         """Sleep until the clock reaches `moment` (sleeps can end a hair early, so check again)."""

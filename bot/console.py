@@ -81,6 +81,7 @@ async def run_console(config: Config, stdin: TextIO, stdout: TextIO) -> int:
             await console.handle(line)
         if interactive:
             stdout.write("\nBye! Take care of your back.\n")
+        await conversation.drain()
         return 0
     finally:
         await store.close()

@@ -10,10 +10,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot import callbacks, daily
@@ -145,6 +146,7 @@ class Conversation:
         self.settings = settings or Settings()
         self.clock = clock
         self.rng = rng or random.Random()
+        self._pending: set[asyncio.Task[None]] = set()
 
     @property
     def faq(self) -> Faq:
@@ -155,6 +157,7 @@ class Conversation:
 
     async def on_command(self, who: Sender, name: str, args: Sequence[str] = ()) -> Response:
         """Handle `/name args`."""
+        await self.drain()  # so /mydata, /forget and /stats see (or delete) every question logged so far
         await self.store.touch_user(who.user_id, self.clock())
         name = name.lower()
         if name in ADMIN_COMMANDS and not who.is_admin:
@@ -185,16 +188,32 @@ class Conversation:
     async def on_text(self, who: Sender, text: str) -> Response:
         """Answer a question typed in the user's own words."""
         now = self.clock()
-        await self.store.touch_user(who.user_id, now)
         result = self.knowledge.matcher.match(text)
-        await self.store.log_question(who.user_id, text, result.entry_id, result.tier, result.score, now)
+        # The log is written after the answer is on its way: a question never waits for SQLite.
+        self._later(self.store.log_question(who.user_id, text, result.entry_id, result.tier, result.score, now))
         return Response(self._result_replies(result))
+
+    def _later(self, write: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(write)
+        self._pending.add(task)
+        task.add_done_callback(self._written)
+
+    def _written(self, task: asyncio.Task[None]) -> None:
+        self._pending.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("could not store a question", exc_info=task.exception())
+
+    async def drain(self) -> None:
+        """Wait for the writes still in flight (before closing the store)."""
+        while self._pending:
+            await asyncio.gather(*self._pending, return_exceptions=True)
 
     async def on_button(self, who: Sender, data: str | None) -> Response:
         """Handle a button press; unknown or tampered data gets a short notice and nothing else."""
         press = callbacks.decode(data, self.faq)
         if press is None:
             return Response(notice="That button is out of date. Send /topics to start again.")
+        await self.drain()
         await self.store.touch_user(who.user_id, self.clock())
         return await self._press(who, press)
 

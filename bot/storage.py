@@ -86,6 +86,11 @@ _ENSURE_USER = """
     ON CONFLICT (user_id) DO NOTHING
 """
 
+_TOUCH_USER = """
+    INSERT INTO users (user_id, first_seen, last_seen) VALUES (?, ?, ?)
+    ON CONFLICT (user_id) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen)
+"""
+
 Params = Sequence[object] | Mapping[str, object]
 Row = tuple[Any, ...]  # SQLite hands back untyped values; each is converted where it is read
 
@@ -360,13 +365,7 @@ class Store:
     async def touch_user(self, user_id: int, now: datetime) -> None:
         """Record that the user was seen at `now` (first_seen is set once, last_seen moves forward)."""
         at = _to_db(now)
-        await self._write(
-            """
-            INSERT INTO users (user_id, first_seen, last_seen) VALUES (?, ?, ?)
-            ON CONFLICT (user_id) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen)
-            """,
-            (user_id, at, at),
-        )
+        await self._write(_TOUCH_USER, (user_id, at, at))
 
     async def user_data(self, user_id: int) -> UserData:
         """Return everything stored about the user (all empty for an unknown user)."""
@@ -421,14 +420,14 @@ class Store:
     async def log_question(
         self, user_id: int | None, text: str, entry_id: str | None, tier: str, score: float, now: datetime
     ) -> None:
-        """Log one question with the matcher's verdict; the text is cut to 500 characters."""
+        """Log one question with the matcher's verdict and mark the user seen; the text is cut to 500 characters."""
         if tier not in TIERS:
             msg = f"tier must be one of {sorted(TIERS)}, got {tier!r}"
             raise ValueError(msg)
         at = _to_db(now)
         async with self._transaction():
             if user_id is not None:
-                await self._execute(_ENSURE_USER, (user_id, at, at))
+                await self._execute(_TOUCH_USER, (user_id, at, at))
             await self._execute(
                 """
                 INSERT INTO questions (asked_at, user_id, text, entry_id, tier, score)

@@ -16,8 +16,12 @@ A red-flag check (`faq.safety`) runs before all of this and always wins.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
-from collections import defaultdict
+import operator
+from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -36,6 +40,8 @@ UNKNOWN_WORD_WEIGHT = 2.0
 MAX_UNKNOWN_WORDS = 4  # a long, chatty message is not declined just for its chatter
 CORRECTED_WORD_FACTOR = 0.85
 FUZZY_CANDIDATES = 40
+TOP = 5  # entries `_rank` returns
+LARGE_CANDIDATES = 300  # in a large FAQ, the entries a message is compared with phrasing by phrasing
 FALLBACK_SCORE = 86.0
 EVIDENCE_CAP = 9.0
 
@@ -95,27 +101,49 @@ class _Query:
     text: str = ""  # normalised text with corrections applied, for the safety check
 
 
+class _PerWord(dict[str, list[str]]):
+    """A cache that computes a missing word's value on first use."""
+
+    def __init__(self, compute: Callable[[str], list[str]]) -> None:
+        super().__init__()
+        self._compute = compute
+
+    def __missing__(self, word: str) -> list[str]:
+        value = self[word] = self._compute(word)
+        return value
+
+
 class Matcher:
     """An index over one Faq; build once, then call `match` as often as needed."""
+
+    large_above = 5_000  # phrasings; a larger FAQ compares a message only with phrasings that could rank
 
     def __init__(self, faq: Faq) -> None:
         self.faq = faq
         self._ids = [e.id for e in faq.entries]
         self._synonyms = {k: v.split() for k, v in faq.synonyms.items()}
         self._corrections: dict[str, str | None] = {}
+        self._near: dict[tuple[int, float], list[str]] = {}
 
         doc_words: list[list[str]] = []
         doc_owner: list[int] = []
+        full_text: list[str] = []
         entry_words: list[set[str]] = [set() for _ in faq.entries]
         surface: set[str] = set(self._synonyms)
+        content_of = _PerWord(lambda word: self._content([word]))  # a large FAQ repeats its words a lot
+        max_words = 0
         for index, entry in enumerate(faq.entries):
+            vocabulary = entry_words[index]
             for phrase in (entry.question, *entry.variants):
-                raw = normalise(phrase).split()
+                text = normalise(phrase)
+                raw = text.split()
                 surface.update(raw)
-                words = self._content(raw)
+                words = [c for word in raw for c in content_of[word]]
+                max_words = max(max_words, len(raw))
+                full_text.append(text)
                 doc_words.append(words)
                 doc_owner.append(index)
-                entry_words[index].update(words)
+                vocabulary.update(words)
         for values in self._synonyms.values():
             surface.update(values)
         surface.update(_SAFETY_VOCABULARY)
@@ -125,14 +153,14 @@ class Matcher:
         # come first because extractOne keeps the first of equal scores, and a misspelt word is far more
         # often a common one: "wolud" is "would", not "wound".
         self._targets = sorted(w for w in STOPWORDS if len(w) > 2) + self._vocabulary
+        self._target_positions: dict[int, list[int]] = defaultdict(list)  # by length, for `_targets_near`
+        for position, target in enumerate(self._targets):
+            self._target_positions[len(target)].append(position)
         # A synonym key's stem leads nowhere ("massags" -> "massag"), so it must not count as known: the word
         # is then corrected to the key instead ("massages" -> massage).
         indexed = surface - set(self._synonyms)
         self._known = frozenset(surface | {stem(w) for w in indexed})
-        frequency: dict[str, int] = defaultdict(int)
-        for vocabulary in entry_words:
-            for word in vocabulary:
-                frequency[word] += 1
+        frequency = Counter(itertools.chain.from_iterable(entry_words))
         n = max(len(faq.entries), 1)
         self._idf = {word: math.log(1 + n / df) for word, df in frequency.items()}
         self._postings: dict[str, list[int]] = defaultdict(list)
@@ -141,10 +169,25 @@ class Matcher:
                 self._postings[word].append(index)
         self._doc_text = [" ".join(sorted(words)) for words in doc_words]
         self._doc_owner = doc_owner
-        self._full_text = [normalise(p) for e in faq.entries for p in (e.question, *e.variants)]
+        self._full_text = full_text
         # The loader guarantees a normalised phrasing belongs to one entry only.
-        self._exact = {text: self._ids[owner] for text, owner in zip(self._full_text, doc_owner, strict=True)}
-        self._max_words = max((len(t.split()) for t in self._full_text), default=1)
+        self._exact = {text: self._ids[owner] for text, owner in zip(full_text, doc_owner, strict=True) if text}
+        self._max_words = max_words if full_text else 1
+        self._docs_of: list[range] = []  # each entry's phrasings, which sit side by side
+        for entry in faq.entries:
+            start = self._docs_of[-1].stop if self._docs_of else 0
+            self._docs_of.append(range(start, start + 1 + len(entry.variants)))
+        self._large = len(self._doc_text) > self.large_above
+        self._by_length: list[list[int]] = []  # when large: the entries with a phrasing of each length
+        self._by_content: dict[str, list[int]] = defaultdict(list)  # and the entries with these content words
+        if self._large:
+            for doc, text in enumerate(self._doc_text):
+                self._by_content[text].append(self._doc_owner[doc])
+            self._by_length = [[] for _ in range(max(map(len, self._doc_text)) + 1)]
+            for index, docs in enumerate(self._docs_of):
+                for length in sorted({len(self._doc_text[doc]) for doc in docs}):
+                    self._by_length[length].append(index)
+        self._fallbacks: dict[str, list[tuple[str, float]]] = {}
 
     def _mapped(self, word: str) -> list[str]:
         """Return the FAQ's words for `word`; an inflected synonym ("masages") maps like its stem."""
@@ -163,7 +206,7 @@ class Matcher:
             return self._corrections[word]
         cutoff = 85.0 if len(word) <= 4 else 80.0 if len(word) <= 6 else 85.0
         best = (
-            process.extractOne(word, self._targets, scorer=fuzz.ratio, score_cutoff=cutoff)
+            process.extractOne(word, self._targets_near(len(word), cutoff), scorer=fuzz.ratio, score_cutoff=cutoff)
             if len(word) >= 4 and word.isalpha()
             else None
         )
@@ -171,6 +214,17 @@ class Matcher:
         if len(self._corrections) < 50_000:
             self._corrections[word] = result
         return result
+
+    def _targets_near(self, size: int, cutoff: float) -> list[str]:
+        """Return the correction targets, in order, whose length lets `fuzz.ratio` with a word this long reach
+        `cutoff`: it is at most 200 * shorter / (sum of lengths)."""
+        key = (size, cutoff)
+        near = self._near.get(key)
+        if near is None:
+            lengths = [n for n in self._target_positions if 200 * min(size, n) / (size + n) >= cutoff - 1e-9]
+            positions = sorted(p for n in lengths for p in self._target_positions[n])
+            near = self._near[key] = [self._targets[p] for p in positions]
+        return near
 
     def _parse(self, text: str) -> _Query:
         query = _Query()
@@ -204,27 +258,23 @@ class Matcher:
         """Return the best entry for `text`, some candidates, or a decline. Never raises."""
         shown = text[:200]
         query = self._parse(text)
-        flag = safety.check(query.text)
+        normalised = normalise(text)
+        # The message as typed too: a typo fix can turn a warning sign into another word ("weaker" -> "wake").
+        flag = safety.check(query.text) or (safety.check(normalised) if normalised != query.text else None)
         if flag is None:
-            exact = self._exact.get(normalise(text))
+            exact = self._exact.get(normalised)
             if exact is not None:
                 # The message is one of the FAQ's own phrasings: no blend of scores should outvote that.
                 return MatchResult(shown, "answer", exact, 100.0)
         ranked = self._rank(query)
         if flag is not None:
-            other = next((i for i, _ in ranked if i != flag.entry_id), None) if ranked else None
-            other_score = ranked[0][1] if ranked else 0.0
-            return MatchResult(
-                shown,
-                "answer",
-                flag.entry_id,
-                100.0,
-                safety_reason=flag.reason,
-                also=other if other is not None and other_score >= ANSWER_SCORE else None,
-            )
+            # The other entry must earn an answer on its own score, not on the safety entry's.
+            other = next((i for i, s in ranked if i != flag.entry_id and s >= ANSWER_SCORE), None)
+            return MatchResult(shown, "answer", flag.entry_id, 100.0, safety_reason=flag.reason, also=other)
         if not ranked:
             return MatchResult(shown, "none", None, 0.0)
         best_id, best = ranked[0]
+        best = min(best, 100.0)  # a message matching more than EVIDENCE_CAP of an entry's words scores past 100
         if best >= ANSWER_SCORE:
             return MatchResult(shown, "answer", best_id, best)
         if best >= SUGGEST_SCORE:
@@ -248,48 +298,106 @@ class Matcher:
         total = min(total, EVIDENCE_CAP)  # past this much matched weight, a long message is not diluted further
         if total <= 0:
             return []
-        coverage: dict[int, float] = defaultdict(float)
-        for word in unique:
+        first = unique[0]  # seeded in one call: in a large FAQ it can fill thousands of entries
+        coverage: dict[int, float] = defaultdict(float, dict.fromkeys(self._postings.get(first, ()), weights[first]))
+        for word in unique[1:]:
             for index in self._postings.get(word, ()):
                 coverage[index] += weights[word]
         if not coverage:
             return []
-        fuzzy: dict[int, float] = {}
-        wording: dict[int, float] = {}
         # Unknown words stay in the fuzzy needle: "therapist near me" is not "therapist".
         needle = " ".join(sorted(query.words + query.unknown_words[:MAX_UNKNOWN_WORDS]))
-        for _, score, doc in process.extract(
-            needle, self._doc_text, scorer=fuzz.ratio, processor=None, limit=FUZZY_CANDIDATES, score_cutoff=30
-        ):
+        # Short messages also compare word for word, so "what is a massage" finds "What is massage?".
+        wording_text = query.text if len(query.text.split()) <= self._max_words else None
+        ranked = self._top(coverage, total, needle, wording_text)
+        return [(self._ids[i], s) for i, s in ranked]
+
+    def _top(
+        self, coverage: dict[int, float], total: float, needle: str, wording_text: str | None
+    ) -> list[tuple[int, float]]:
+        """Blend keyword coverage with fuzzy similarity to the FAQ's best phrasings; return the top five."""
+        docs: list[int] | None = None
+        by_coverage: list[tuple[int, float]] = []
+        if self._large:
+            by_coverage = sorted(coverage.items(), key=operator.itemgetter(1), reverse=True)
+            docs = [doc for index in self._candidates(by_coverage, needle) for doc in self._docs_of[index]]
+        fuzzy: dict[int, float] = {}
+        wording: dict[int, float] = {}
+        for score, doc in self._closest(needle, docs, FUZZY_CANDIDATES, 30, wording=False):
             owner = self._doc_owner[doc]
             fuzzy[owner] = max(fuzzy.get(owner, 0.0), score)
-        if len(query.text.split()) <= self._max_words:
-            # Short messages also compare word for word, so "what is a massage" finds "What is massage?".
-            for _, score, doc in process.extract(
-                query.text, self._full_text, scorer=fuzz.ratio, processor=None, limit=10, score_cutoff=60
-            ):
+        if wording_text is not None:
+            for score, doc in self._closest(wording_text, docs, 10, 60, wording=True):
                 owner = self._doc_owner[doc]
                 fuzzy[owner] = max(fuzzy.get(owner, 0.0), score)
                 wording[owner] = max(wording.get(owner, 0.0), score)
+        if self._large:
+            # Entries without a fuzzy score rank by coverage alone, so only the first few of them can matter.
+            plain = [index for index, _ in by_coverage[: TOP + len(fuzzy)]]
+            coverage = {index: coverage[index] for index in dict.fromkeys([*fuzzy, *plain]) if index in coverage}
         scores = {
             index: 100 * KEYWORD_WEIGHT * (cov / total) + (1 - KEYWORD_WEIGHT) * fuzzy.get(index, 0.0)
             for index, cov in coverage.items()
         }
         # On equal scores the closer whole wording wins, not the earlier entry in the file: "how much is a
         # massagge" and "what is a massage" share their one content word, but only the first is about cost.
-        ranked = sorted(scores.items(), key=lambda item: (-item[1], -wording.get(item[0], 0.0)))[:5]
-        return [(self._ids[i], s) for i, s in ranked]
+        return sorted(scores.items(), key=lambda item: (-item[1], -wording.get(item[0], 0.0)))[:TOP]
+
+    def _candidates(self, by_coverage: list[tuple[int, float]], needle: str) -> list[int]:
+        """Return the entries of a large FAQ worth a fuzzy comparison: the LARGE_CANDIDATES best covered.
+
+        Among entries that cover the message equally, those with a phrasing of exactly the message's
+        content words go first, then those with a phrasing nearest the message's length, since
+        `fuzz.ratio` of two texts is at most 200 * shorter / (sum of lengths).
+        """
+        if len(by_coverage) <= LARGE_CANDIDATES:
+            return [index for index, _ in by_coverage]
+        last = by_coverage[LARGE_CANDIDATES - 1][1]
+        start = bisect.bisect_left(by_coverage, -last, key=lambda item: -item[1])
+        end = bisect.bisect_right(by_coverage, -last, key=lambda item: -item[1])
+        chosen = dict.fromkeys(index for index, _ in by_coverage[:start])
+        tied = dict(by_coverage[start:end])
+        chosen.update(dict.fromkeys(i for i in self._by_content.get(needle, ()) if i in tied))  # fuzzy 100
+        buckets, size = self._by_length, len(needle)
+        for distance in range(max(size, len(buckets))):
+            for length in {size - distance, size + distance}:
+                if 0 <= length < len(buckets):
+                    chosen.update(dict.fromkeys(i for i in buckets[length] if tied.get(i) == last))
+            if len(chosen) >= LARGE_CANDIDATES:
+                break
+        return list(chosen)[:LARGE_CANDIDATES]
+
+    def _closest(
+        self, query: str, docs: list[int] | None, limit: int, cutoff: float, *, wording: bool
+    ) -> list[tuple[float, int]]:
+        """Return (score, phrasing) for the `limit` phrasings closest to `query` (all, or those in `docs`).
+
+        Compares with the whole wording of each phrasing, or with its content words.
+        """
+        texts = self._full_text if wording else self._doc_text
+        if docs is None:
+            found = process.extract(query, texts, scorer=fuzz.ratio, processor=None, limit=limit, score_cutoff=cutoff)
+            return [(score, doc) for _, score, doc in found]
+        choices = [texts[doc] for doc in docs]
+        found = process.extract(query, choices, scorer=fuzz.ratio, processor=None, limit=limit, score_cutoff=cutoff)
+        return [(score, docs[k]) for _, score, k in found]
 
     def _fallback(self, text: str) -> list[tuple[str, float]]:
         """Score a message made only of common words ("what can you do") by its whole wording."""
         if not text:
             return []
         text = " ".join(w for w in text.split() if w not in FILLER)
+        known = self._fallbacks.get(text)
+        if known is not None:  # the same few messages come back ("help", "who are you")
+            return known
         found = process.extractOne(text, self._full_text, scorer=fuzz.ratio, processor=None, score_cutoff=60)
-        if found is None:
-            return []
-        _, score, doc = found
-        return [(self._ids[self._doc_owner[doc]], score * ANSWER_SCORE / FALLBACK_SCORE)]
+        result: list[tuple[str, float]] = []
+        if found is not None:
+            _, score, doc = found
+            result = [(self._ids[self._doc_owner[doc]], score * ANSWER_SCORE / FALLBACK_SCORE)]
+        if len(self._fallbacks) < 10_000:
+            self._fallbacks[text] = result
+        return result
 
 
 # Interjections carry no meaning; the whole-wording fallback ignores them ("wait who even are u").

@@ -14,8 +14,11 @@ SEE_A_DOCTOR = "see-a-doctor"
 CONTRAINDICATIONS = "contraindications"
 SafetyEntry = Literal["see-a-doctor", "contraindications"]
 
-# A negation just before a symptom ("no injury", "without fever") does not raise the flag.
-_NEGATION = re.compile(r"\b(?:no|not|never|without|dont|didnt|havent|hasnt|isnt|nor)\s+(?:\w+\s+)?$")
+# A negation just before a symptom ("no injury", "without fever") does not raise the flag, nor does one
+# before a pair of them ("no injury or accident", "without any fever or chills").
+_NEGATION = re.compile(
+    r"\b(?:no|not|never|without|dont|didnt|havent|hasnt|isnt|nor)\s+(?:\w+\s+)?(?:\w+\s+(?:or|nor)\s+(?:\w+\s+)?)?$"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +34,10 @@ def _p(*alternatives: str) -> re.Pattern[str]:
 
 
 RED_FLAGS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("numbness or tingling", _p(r"numb(?!er)\w*", r"tingl\w*", r"pins and needles", r"no feeling in", r"cant feel my")),
+    (
+        "numbness or tingling",
+        _p(r"numb(?!e?r)\w*", r"tingl\w*", r"pins and needles", r"no feeling in", r"cant feel my"),  # not "number"
+    ),
     (
         "weakness in the legs",
         _p(
@@ -87,7 +93,7 @@ RED_FLAGS: tuple[tuple[str, re.Pattern[str]], ...] = (
         "unexplained weight loss",
         _p(
             r"weight loss",
-            r"los(?:t|ing|e) (?:\w+\s+){0,2}(?:\d+\s*)?(?:weight|kg|kgs|kilos?|pounds|lbs|stone)",
+            r"los(?:t|ing|e) (?:\w+\s+){0,3}(?:\d+\s*)?(?:weight|kg|kgs|kilos?|pounds|lbs|stone)",
             r"dropp\w* (?:\w+\s+){0,2}(?:\d+\s*)?(?:weight|kg|kilos?|pounds|lbs)",
         ),
     ),
@@ -104,6 +110,7 @@ RED_FLAGS: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"getting worse",
             r"gets worse",
             r"worse (?:and worse|every|each|by the)",
+            r"more and more",
             r"worsening",
             r"unbearable",
             r"excruciating",

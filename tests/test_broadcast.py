@@ -116,7 +116,8 @@ async def test_overall_rate_is_respected() -> None:
     assert result.elapsed >= 1.45
     starts = sorted(at for at, _ in send.calls)
     assert max(sum(1 for t in starts if s <= t < s + 1.0) for s in starts) <= 101
-    assert min(b - a for a, b in itertools.pairwise(starts)) >= 0.01 - 0.002
+    # A late wake-up may catch up one slot, never more: any three sends span at least one interval.
+    assert min(c - a for a, c in zip(starts, starts[2:], strict=False)) >= 0.01 - 0.002
 
 
 async def test_one_message_per_chat_per_second() -> None:

@@ -162,6 +162,7 @@ async def test_questions_are_logged_with_their_tier(conversation: Conversation, 
     """Each question is stored for the user (for /mydata and the report)."""
     await conversation.on_text(USER, "can massage help me sleep")
     await conversation.on_text(USER, "what is the capital of france")
+    await conversation.drain()
     data = await store.user_data(USER.user_id)
     assert data.question_count == 2
 

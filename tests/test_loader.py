@@ -1,0 +1,235 @@
+"""Tests for faq.loader: every validation error names the file, entry and field; the shipped FAQ is valid."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from faq.loader import MAX_ANSWER_CHARS, FaqError, load_faq, parse_faq
+from faq.models import DEFAULT_FAQ_PATH, TOPICS, Faq
+from tests.conftest import MATERIAL
+
+REQUIRED_IDS = (
+    "what-is-massage history back-pain-benefits no-medication cost circulation waste-products heart-health "
+    "stiff-muscles back-pain-causes sleep stress choosing-therapist how-often see-a-doctor contraindications "
+    "disclaimer about-bot"
+).split()
+MATERIAL_PHRASE = "Massage therapy has been there for over 3000 years now."
+
+
+def entry(ident: str, **fields: object) -> dict[str, object]:
+    """Return a valid entry mapping; keyword arguments replace fields (None removes one)."""
+    data: dict[str, object] = {
+        "id": ident,
+        "topic": "basics",
+        "question": f"What about {ident}?",
+        "variants": [f"{ident} one", f"{ident} two"],
+        "answer": f"An answer about {ident}.",
+        "source": "general guidance",
+    }
+    data.update(fields)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def faq_yaml(*entries: dict[str, object]) -> str:
+    """Return FAQ YAML text with the given entries (two valid ones by default) and one tip."""
+    items = list(entries) or [entry("alpha"), entry("beta")]
+    tips = [{"id": "tip-one", "text": "Drink water.", "source": "general guidance"}]
+    return yaml.safe_dump({"version": 1, "synonyms": {"rubdown": "massage"}, "entries": items, "tips": tips})
+
+
+def errors_of(tmp_path: Path, text: str, material: str | None = None) -> list[str]:
+    """Write `text` to a file, load it and return the errors it raises."""
+    path = tmp_path / "faq.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(FaqError) as info:
+        load_faq(path, material=material)
+    assert info.value.path == path
+    assert all(str(path) in error for error in info.value.errors)
+    return info.value.errors
+
+
+def test_a_valid_file_loads_into_frozen_records(tmp_path: Path) -> None:
+    """A small valid file loads, with entries, variants, tips and synonyms in place."""
+    path = tmp_path / "faq.yaml"
+    path.write_text(faq_yaml(), encoding="utf-8")
+
+    faq = load_faq(path)
+
+    assert [e.id for e in faq.entries] == ["alpha", "beta"]
+    assert faq.by_id["alpha"].variants == ("alpha one", "alpha two")
+    assert faq.by_id["alpha"].is_general_guidance
+    assert [t.id for t in faq.tips] == ["tip-one"]
+    assert faq.synonyms == {"rubdown": "massage"}
+    assert faq.path == path
+
+
+def test_parse_faq_reads_a_string() -> None:
+    """parse_faq validates YAML held in a string, naming the given path in errors."""
+    assert len(parse_faq(faq_yaml()).entries) == 2
+    with pytest.raises(FaqError, match=r"^inline\.yaml: entry 'alpha': duplicate id"):
+        parse_faq(faq_yaml(entry("alpha"), entry("alpha", question="Other?", variants=["x y"])), "inline.yaml")
+
+
+def test_malformed_yaml_names_the_file_and_line(tmp_path: Path) -> None:
+    """A YAML syntax error is reported with the file and the line it is on."""
+    text = "version: 1\nentries:\n  - id: alpha\n    question: [unclosed\n    answer: x\n"
+
+    [error] = errors_of(tmp_path, text)
+
+    assert error.startswith(f"{tmp_path / 'faq.yaml'}:5: YAML syntax error: ")  # where the parser gives up
+
+
+def test_a_missing_file_is_reported(tmp_path: Path) -> None:
+    """A file that does not exist raises FaqError naming it."""
+    with pytest.raises(FaqError, match="cannot read"):
+        load_faq(tmp_path / "nope.yaml")
+
+
+def test_top_level_must_be_a_mapping(tmp_path: Path) -> None:
+    """A list at the top level is rejected with a message saying what is expected."""
+    [error] = errors_of(tmp_path, "- one\n- two\n")
+
+    assert "top level must be a mapping" in error
+
+
+def test_duplicate_id(tmp_path: Path) -> None:
+    """Two entries with the same id are reported against that id."""
+    errors = errors_of(tmp_path, faq_yaml(entry("alpha"), entry("alpha", question="Else?", variants=["else"])))
+
+    assert any("entry 'alpha': duplicate id" in e for e in errors)
+
+
+def test_unknown_related_id(tmp_path: Path) -> None:
+    """A related id that names no entry is reported with both ids."""
+    errors = errors_of(tmp_path, faq_yaml(entry("alpha", related=["ghost"]), entry("beta")))
+
+    assert errors == [f"{tmp_path / 'faq.yaml'}: entry 'alpha': field 'related' names unknown entry 'ghost'"]
+
+
+@pytest.mark.parametrize("field", ["question", "answer", "source", "variants"])
+def test_missing_field(tmp_path: Path, field: str) -> None:
+    """A missing required field is reported with the entry id and the field name."""
+    errors = errors_of(tmp_path, faq_yaml(entry("alpha", **{field: None}), entry("beta")))
+
+    assert any(e.startswith(f"{tmp_path / 'faq.yaml'}: entry 'alpha': field '{field}'") for e in errors), errors
+    assert any("missing" in e or "non-empty list" in e for e in errors)
+
+
+@pytest.mark.parametrize(("field", "value"), [("question", "   "), ("answer", ""), ("source", " ")])
+def test_empty_field(tmp_path: Path, field: str, value: str) -> None:
+    """An empty or blank text field is reported as needing non-empty text."""
+    errors = errors_of(tmp_path, faq_yaml(entry("alpha", **{field: value}), entry("beta")))
+
+    assert f"{tmp_path / 'faq.yaml'}: entry 'alpha': field '{field}' must be non-empty text" in errors
+
+
+def test_empty_variant(tmp_path: Path) -> None:
+    """A blank item in the variants list is reported."""
+    errors = errors_of(tmp_path, faq_yaml(entry("alpha", variants=["fine", "  "]), entry("beta")))
+
+    assert any("entry 'alpha': field 'variants' holds an empty or non-text item" in e for e in errors)
+
+
+def test_answer_over_the_limit(tmp_path: Path) -> None:
+    """An answer longer than 1,000 characters is reported with its length and the limit."""
+    errors = errors_of(tmp_path, faq_yaml(entry("alpha", answer="x" * (MAX_ANSWER_CHARS + 1)), entry("beta")))
+
+    assert errors == [f"{tmp_path / 'faq.yaml'}: entry 'alpha': field 'answer' is 1001 characters; the limit is 1000"]
+
+
+def test_an_answer_of_exactly_the_limit_is_fine() -> None:
+    """An answer of exactly 1,000 characters is accepted."""
+    faq = parse_faq(faq_yaml(entry("alpha", answer="x" * MAX_ANSWER_CHARS), entry("beta")))
+
+    assert len(faq.by_id["alpha"].answer) == MAX_ANSWER_CHARS
+
+
+def test_the_same_variant_in_two_entries_after_normalising(tmp_path: Path) -> None:
+    """A phrasing that normalises to another entry's phrasing is reported, naming both entries."""
+    errors = errors_of(
+        tmp_path, faq_yaml(entry("alpha", variants=["What's a massage?"]), entry("beta", variants=["whats a  MASSAGE"]))
+    )
+
+    assert errors == [
+        f"{tmp_path / 'faq.yaml'}: entry 'beta': field 'variants': 'whats a  MASSAGE' is already a question "
+        "or variant of entry 'alpha'"
+    ]
+
+
+def test_source_not_in_the_material(tmp_path: Path) -> None:
+    """With material given, a quoted source that does not occur in it verbatim is reported."""
+    material = MATERIAL.read_text(encoding="utf-8")
+    made_up = "Massage cures every kind of back pain overnight."
+    text = faq_yaml(entry("alpha", source=MATERIAL_PHRASE), entry("beta", source=made_up))
+
+    errors = errors_of(tmp_path, text, material=material)
+
+    assert errors == [
+        f"{tmp_path / 'faq.yaml'}: entry 'beta': field 'source' does not occur in the material: {made_up!r}"
+    ]
+    assert len(parse_faq(text).entries) == 2  # without material, sources are not checked
+
+
+def test_source_length_is_checked(tmp_path: Path) -> None:
+    """A quoted source shorter than 10 characters is reported."""
+    errors = errors_of(tmp_path, faq_yaml(entry("alpha", source="short"), entry("beta")))
+
+    assert any("entry 'alpha': field 'source' must be 10-120 characters" in e for e in errors)
+
+
+def test_wrong_topic(tmp_path: Path) -> None:
+    """A topic outside the known list is reported, listing the allowed topics."""
+    errors = errors_of(tmp_path, faq_yaml(entry("alpha", topic="gossip"), entry("beta")))
+
+    assert errors == [f"{tmp_path / 'faq.yaml'}: entry 'alpha': field 'topic' must be one of {', '.join(TOPICS)}"]
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    """Several broken entries give one error each, in one FaqError."""
+    text = faq_yaml(
+        entry("alpha", topic="gossip"),
+        entry("beta", answer=None),
+        entry("gamma", related=["ghost"]),
+        entry("Bad Id"),
+    )
+
+    errors = errors_of(tmp_path, text)
+
+    assert len(errors) == 4
+    assert [e.split(": ")[1] for e in errors] == ["entry 'alpha'", "entry 'beta'", "entry 'Bad Id'", "entry 'gamma'"]
+
+
+def test_the_shipped_faq_validates_against_the_material(faq: Faq) -> None:
+    """faq/faq.yaml loads cleanly with every quoted source checked against the material."""
+    assert faq.path == DEFAULT_FAQ_PATH
+    material = MATERIAL.read_text(encoding="utf-8")
+    quoted = [x.source for x in (*faq.entries, *faq.tips) if x.source != "general guidance"]
+    assert quoted
+    assert all(source in material for source in quoted)
+
+
+def test_the_shipped_faq_has_every_required_entry(faq: Faq) -> None:
+    """All entries the bot relies on exist."""
+    assert [i for i in REQUIRED_IDS if i not in faq.by_id] == []
+
+
+def test_every_shipped_entry_has_at_least_8_variants(faq: Faq) -> None:
+    """Each shipped entry has eight or more variants."""
+    assert {e.id: len(e.variants) for e in faq.entries if len(e.variants) < 8} == {}
+
+
+def test_the_shipped_faq_has_at_least_20_tips(faq: Faq) -> None:
+    """There are at least 20 tips, with unique ids."""
+    assert len(faq.tips) >= 20
+    assert len({t.id for t in faq.tips}) == len(faq.tips)
+
+
+def test_safety_entries_rest_on_general_guidance(faq: Faq) -> None:
+    """Safety entries are marked general guidance, since the material says nothing about safety."""
+    safety = faq.topic_entries("safety")
+
+    assert {"see-a-doctor", "contraindications"} <= {e.id for e in safety}
+    assert all(e.is_general_guidance for e in safety)

@@ -1,0 +1,184 @@
+"""Tests for faq.safety and its place in matching: warning signs always get the safety answers."""
+
+from __future__ import annotations
+
+import pytest
+
+from faq import safety
+from faq.matcher import Matcher
+from faq.text import normalise
+
+RED_FLAGS = {
+    "numbness": [
+        "my leg has gone numb since my back started hurting",
+        "numbness in my foot and lower back pain",
+        "i have tingling down my left leg",
+        "pins and needles in my feet with back ache",
+        "i can't feel my toes and my back hurts",
+    ],
+    "weakness in the legs": [
+        "my legs feel weak since my back pain started",
+        "weakness in my legs and a sore back",
+        "my knees keep buckling and my back hurts",
+        "my leg gives way when i walk",
+        "my legs are getting weaker",
+    ],
+    "loss of bladder or bowel control": [
+        "i lost control of my bladder and my back hurts",
+        "trouble controlling my bowels since my back went out",
+        "i wet myself this morning and my lower back is killing me",
+        "incontinence and back pain",
+        "i can't hold my pee since the back pain started",
+    ],
+    "fever": [
+        "i have a fever and back pain",
+        "back pain with a high temperature",
+        "feverish and my back aches",
+        "i've got chills and a sore back",
+    ],
+    "recent fall or accident": [
+        "i fell down the stairs yesterday and my back hurts",
+        "back pain after a car accident",
+        "i had a bad fall last week",
+        "i was in a car crash and now my back is sore",
+        "whiplash from a collision",
+        "i got hit by a car last month and my back still hurts",
+    ],
+    "unexplained weight loss": [
+        "unexplained weight loss and back ache",
+        "i've lost a lot of weight without trying and my back hurts",
+        "i lost 10 kg without dieting and my back hurts",
+        "losing weight for no reason plus lower back pain",
+    ],
+    "chest pain": [
+        "chest pain and back pain",
+        "my chest hurts and my upper back aches",
+        "pain in my chest going into my back",
+        "tightness in my chest and back pain",
+    ],
+    "severe or worsening pain": [
+        "my back pain is getting worse every day",
+        "the pain is unbearable",
+        "severe back pain",
+        "excruciating lower back pain",
+        "my back pain keeps getting worse and worse",
+        "my back hurts more and more each day",
+    ],
+}
+RED_FLAG_CASES = [(sign, text) for sign, texts in RED_FLAGS.items() for text in texts]
+MASSAGE_QUESTIONS = ["how much does a massage cost", "can a massage help my back", "how often should i get a massage"]
+
+CONTRAINDICATIONS = {
+    "pregnancy": [
+        "i'm pregnant, can i get a back massage",
+        "is massage safe during pregnancy",
+        "massage in the third trimester",
+    ],
+    "blood clots": [
+        "i had a blood clot last year, can i have a massage",
+        "i have dvt, is massage safe",
+        "history of deep vein thrombosis and back pain",
+    ],
+    "blood thinners": [
+        "i'm on blood thinners, is massage ok",
+        "i take warfarin, can i have a back massage",
+        "can i get a massage on anticoagulants",
+    ],
+    "fractures": [
+        "i have a fractured vertebra, can i get a massage",
+        "i broke my rib last month, is massage safe",
+        "massage with a broken bone in my back",
+    ],
+}
+CONTRAINDICATION_CASES = [(kind, text) for kind, texts in CONTRAINDICATIONS.items() for text in texts]
+
+NEGATED = [
+    "no fever, just a stiff back",
+    "i can't fall asleep because of my back",
+    "can massage help me fall asleep",
+    "i don't have numbness, just an ache",
+    "my back hurts but no injury or accident",
+    "without any fever or chills, is a massage fine",
+    "i have not had a fall, just tight muscles",
+    "the pain isn't getting worse, can i get a massage",
+    "what's the right number of sessions",
+    "what's the right numbr of sessions",
+]
+
+
+@pytest.mark.parametrize(("sign", "message"), RED_FLAG_CASES)
+def test_red_flags_get_see_a_doctor(matcher: Matcher, sign: str, message: str) -> None:
+    """Each warning sign, in several phrasings, is answered with see-a-doctor and a reason."""
+    result = matcher.match(message)
+
+    assert (result.tier, result.entry_id, result.score) == ("answer", "see-a-doctor", 100.0)
+    assert result.safety_reason is not None
+
+
+@pytest.mark.parametrize(("sign", "message"), RED_FLAG_CASES[::2])
+@pytest.mark.parametrize("question", MASSAGE_QUESTIONS)
+def test_red_flags_win_over_a_massage_question(matcher: Matcher, sign: str, message: str, question: str) -> None:
+    """A warning sign mixed with an ordinary massage question still gets see-a-doctor."""
+    for text in (f"{message}, {question}?", f"{question}? {message}"):
+        result = matcher.match(text)
+        assert (result.tier, result.entry_id) == ("answer", "see-a-doctor"), text
+
+
+def test_the_other_topic_of_a_red_flag_message_is_kept(matcher: Matcher) -> None:
+    """With a warning sign, the entry the message would otherwise match is kept in `also`."""
+    result = matcher.match("i have a fever, how much does a massage cost")
+
+    assert (result.entry_id, result.safety_reason, result.also) == ("see-a-doctor", "fever", "cost")
+
+
+@pytest.mark.parametrize(
+    "message", ["i fell down the stairs and my back hurts", "back pain with a fever", "severe back pain, worse daily"]
+)
+def test_no_other_topic_is_kept_when_none_would_be_answered(matcher: Matcher, message: str) -> None:
+    """`also` stays empty when the next entry's own score would not earn an answer."""
+    result = matcher.match(message)
+
+    assert (result.entry_id, result.also) == ("see-a-doctor", None)
+
+
+@pytest.mark.parametrize(("kind", "message"), CONTRAINDICATION_CASES)
+def test_contraindications_get_the_safety_entry(matcher: Matcher, kind: str, message: str) -> None:
+    """Pregnancy, blood clots, blood thinners and fractures are answered with contraindications."""
+    result = matcher.match(message)
+
+    assert (result.tier, result.entry_id) == ("answer", "contraindications")
+    assert result.safety_reason is not None
+
+
+def test_red_flags_outrank_contraindications(matcher: Matcher) -> None:
+    """A message with both a warning sign and a contraindication gets see-a-doctor."""
+    result = matcher.match("i'm pregnant and have had a fever since yesterday")
+
+    assert (result.entry_id, result.safety_reason) == ("see-a-doctor", "fever")
+
+
+@pytest.mark.parametrize("message", NEGATED)
+def test_negations_and_look_alikes_do_not_raise_a_flag(matcher: Matcher, message: str) -> None:
+    """'no fever', 'can't fall asleep', 'number of sessions' and the like raise no safety flag."""
+    assert safety.check(normalise(message)) is None
+    assert matcher.match(message).safety_reason is None
+
+
+def test_a_negation_only_covers_the_words_right_after_it() -> None:
+    """A symptom further on in a message still raises the flag after an unrelated 'no'."""
+    flag = safety.check(normalise("no idea why but since the car accident my back hurts"))
+
+    assert flag is not None
+    assert flag.entry_id == safety.SEE_A_DOCTOR
+
+
+def test_a_typo_fix_cannot_hide_a_warning_sign(matcher: Matcher) -> None:
+    """The check also reads the message as typed, so correcting 'weaker' or 'losing' to other words hides nothing."""
+    for message in ("my legs are getting weaker", "losing weight for no reason"):
+        assert matcher.match(message).safety_reason is not None
+
+
+def test_check_returns_none_for_ordinary_questions() -> None:
+    """Ordinary massage questions raise no flag."""
+    for message in ("is massage expensive", "can massage help me sleep", "how do i choose a therapist"):
+        assert safety.check(normalise(message)) is None
