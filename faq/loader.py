@@ -16,6 +16,9 @@ import yaml
 from faq.models import DEFAULT_FAQ_PATH, GENERAL_GUIDANCE, TOPICS, Entry, Faq, Tip, Topic
 from faq.text import normalise
 
+# libyaml's safe loader parses a large FAQ about 8x faster; it is the same safe subset of YAML.
+_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 MAX_ANSWER_CHARS = 1000
 MIN_SOURCE_CHARS = 10
 MAX_SOURCE_CHARS = 120
@@ -49,7 +52,7 @@ def parse_faq(text: str, path: Path | str = "<string>", material: str | None = N
     """Parse and validate FAQ YAML held in a string."""
     path = Path(path)
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_SafeLoader)  # noqa: S506 - a safe loader, in C where libyaml is present
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
