@@ -80,12 +80,28 @@ class _Validator:
             self.error("field 'version'", "must be an integer")
             version = 0
         synonyms = self._synonyms(data.get("synonyms", {}))
+        anchors = self._anchors(data.get("anchors", []))
         entries = self._entries(data.get("entries"))
         tips = self._tips(data.get("tips"))
         self._cross_check(entries)
         if self.errors:
             raise FaqError(self.path, self.errors)
-        return Faq(version=version, synonyms=synonyms, entries=tuple(entries), tips=tuple(tips), path=self.path)
+        return Faq(
+            version=version,
+            synonyms=synonyms,
+            entries=tuple(entries),
+            tips=tuple(tips),
+            path=self.path,
+            anchors=anchors,
+        )
+
+    def _anchors(self, raw: object) -> frozenset[str]:
+        if raw is None:
+            return frozenset()
+        if not isinstance(raw, list) or not all(isinstance(a, str) and _WORD.match(normalise(a)) for a in raw):
+            self.error("field 'anchors'", "must be a list of single words")
+            return frozenset()
+        return frozenset(normalise(a) for a in raw)
 
     def _synonyms(self, raw: object) -> dict[str, str]:
         if raw is None:

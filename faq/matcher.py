@@ -7,7 +7,9 @@ How a message is scored:
 3. Drop filler words. The rest are weighted by inverse entry frequency, so "back" or "massage", which
    every entry mentions, barely count, while "kidney" or "sleep" decide.
 4. Keyword coverage: the share of the message's weight that an entry's vocabulary explains. Words the
-   FAQ does not know count against every entry, which is what declines "kidney beans recipe".
+   FAQ does not know count against every entry, which is what declines "kidney beans recipe". A message
+   with several topic words but none of the FAQ's anchors (massage, back, therapist, ...) and no "it"
+   standing in for one is about another subject ("cost of living in london") and is declined.
 5. Fuzzy similarity of the whole message against every phrasing of every entry, with rapidfuzz
    `process.extract`, catches word order and near-misses that keywords alone would not.
 6. The blend decides the tier: answer, suggest (close candidates) or none.
@@ -26,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from rapidfuzz import fuzz, process
+from rapidfuzz.distance import OSA
 
 from faq import safety
 from faq.models import Faq
@@ -33,10 +36,10 @@ from faq.text import normalise, stem
 
 Tier = Literal["answer", "suggest", "none"]
 
-ANSWER_SCORE = 56.0
-SUGGEST_SCORE = 44.0
+ANSWER_SCORE = 52.0
+SUGGEST_SCORE = 40.0
 KEYWORD_WEIGHT = 0.7
-UNKNOWN_WORD_WEIGHT = 2.0
+UNKNOWN_WORD_WEIGHT = 2.5
 MAX_UNKNOWN_WORDS = 4  # a long, chatty message is not declined just for its chatter
 CORRECTED_WORD_FACTOR = 0.85
 FUZZY_CANDIDATES = 40
@@ -60,6 +63,7 @@ STOPWORDS = frozenset(
     help helps helped work works exactly always n also still ever much many lot lots bit little maybe
     probably anyway cause since until though although already sure guess mean means kind sort
     around every anybody somebody everyone thats theres theyre im ive ill hes shes wed
+    instead typical typically usual usually normal normally generally til till
     """.split()
 )
 
@@ -144,6 +148,8 @@ class Matcher:
                 doc_words.append(words)
                 doc_owner.append(index)
                 vocabulary.update(words)
+        self._uses = Counter(itertools.chain.from_iterable(map(str.split, full_text)))  # how often each word is used
+        self._anchors = frozenset(stem(word) for word in faq.anchors)
         for values in self._synonyms.values():
             surface.update(values)
         surface.update(_SAFETY_VOCABULARY)
@@ -204,16 +210,36 @@ class Matcher:
     def _correct(self, word: str) -> str | None:
         if word in self._corrections:
             return self._corrections[word]
-        cutoff = 85.0 if len(word) <= 4 else 80.0 if len(word) <= 6 else 85.0
-        best = (
-            process.extractOne(word, self._targets_near(len(word), cutoff), scorer=fuzz.ratio, score_cutoff=cutoff)
-            if len(word) >= 4 and word.isalpha()
-            else None
-        )
+        best: tuple[str, float, int] | None = None
+        if len(word) == 4 and word.isalpha():
+            # Four letters: only a missing or extra letter ("hart" -> "heart"); a changed letter too often
+            # makes another real word ("bank" -> "back", "lost" -> "cost").
+            best = process.extractOne(word, self._targets_near(4, 85.0), scorer=fuzz.ratio, score_cutoff=85.0)
+        elif len(word) > 4 and word.isalpha():
+            # One edit, or two in long words; swapped letters count as one edit ("anceint", "realx").
+            edits = 1 if len(word) <= 8 else 2
+            found = process.extract(
+                word, self._targets_within(len(word), edits), scorer=OSA.distance, score_cutoff=edits, limit=8
+            )
+            # Among equally near words, a dropped or doubled letter beats a changed one ("masage" is "massage",
+            # not "manage"), then the word the FAQ uses most; stopwords stay first on a full tie.
+            best = min(
+                found, key=lambda hit: (hit[1], -fuzz.ratio(word, hit[0]), -self._uses.get(hit[0], 0)), default=None
+            )
         result = best[0] if best else None
         if len(self._corrections) < 50_000:
             self._corrections[word] = result
         return result
+
+    def _targets_within(self, size: int, edits: int) -> list[str]:
+        """Return the correction targets, in order, whose length is within `edits` of `size`."""
+        key = (size, -float(edits))
+        near = self._near.get(key)
+        if near is None:
+            lengths = [n for n in self._target_positions if abs(n - size) <= edits]
+            positions = sorted(p for n in lengths for p in self._target_positions[n])
+            near = self._near[key] = [self._targets[p] for p in positions]
+        return near
 
     def _targets_near(self, size: int, cutoff: float) -> list[str]:
         """Return the correction targets, in order, whose length lets `fuzz.ratio` with a word this long reach
@@ -229,7 +255,12 @@ class Matcher:
     def _parse(self, text: str) -> _Query:
         query = _Query()
         fixed: list[str] = []
+        previous = ""
         for word in normalise(text).split():
+            negated, previous = previous in NEGATIONS, word
+            if negated and word in _SAFETY_VOCABULARY:
+                fixed.append(word)  # "no fall or anything" is not about falls
+                continue
             shorthand = self._synonyms.get(word)
             if shorthand is not None and len(shorthand) == 1 and shorthand[0] in STOPWORDS:
                 word = shorthand[0]  # "u" -> "you", so the whole-wording fallback sees real words
@@ -290,8 +321,13 @@ class Matcher:
     def _rank(self, query: _Query) -> list[tuple[str, float]]:
         if not query.words:
             return self._fallback(query.text) if query.unknown == 0 else []
-        if query.unknown >= len(query.words) and not ANCHORS.intersection(query.words):
-            return []  # words the FAQ never uses, and nothing about massage or backs: another subject
+        if self._anchors and not self._anchors.intersection(query.words):
+            if query.unknown >= len(query.words):
+                return []  # words the FAQ never uses, and nothing about massage or backs: another subject
+            if len(set(query.words)) >= 2 and not REFERENCES.intersection(query.text.split()):
+                # Several topic words, yet no word for massage or backs and no "it" standing in for one:
+                # "tell me about the history of china" is about China, "cost of living" about living.
+                return []
         unique = list(dict.fromkeys(query.words))
         weights = {w: self._idf.get(w, 0.0) * (CORRECTED_WORD_FACTOR if w in query.corrected else 1.0) for w in unique}
         total = sum(weights.values()) + UNKNOWN_WORD_WEIGHT * min(query.unknown, MAX_UNKNOWN_WORDS)
@@ -405,13 +441,10 @@ FILLER = frozenset(
     "wait hey hi hello yo lol even so um uh hmm ok okay just really actually like pls please bro tbh idk rn".split()
 )
 
-# Words that tie a message to this bot's subject. A message with words the FAQ never uses and none of
-# these is about something else ("bitcoin price", "kidney beans recipe").
-ANCHORS = frozenset(
-    """
-    massage therapy therapist back spine spinal muscle pain ache sore stiff tension body doctor
-    """.split()
-)
+NEGATIONS = frozenset("no not without never nor".split())
+
+# Words that stand in for massage in a follow-up ("is it safe", "can i get one cheap") or address the bot.
+REFERENCES = frozenset("it its one ones this that they them these those you u ya".split())
 
 _SAFETY_VOCABULARY = frozenset(
     """

@@ -56,6 +56,7 @@ class Faq:
     entries: tuple[Entry, ...]
     tips: tuple[Tip, ...]
     path: Path | None = None
+    anchors: frozenset[str] = frozenset()  # words that tie a message to the FAQ's subject (see the matcher)
     by_id: dict[str, Entry] = field(init=False, repr=False, compare=False)
     tips_by_id: dict[str, Tip] = field(init=False, repr=False, compare=False)
 

@@ -40,5 +40,8 @@ def stem(word: str) -> str:
     if len(word) > 4 and word.endswith("ed") and not word.endswith("eed"):
         return word[:-2]
     if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        word = word[:-1]
+    # A silent final e goes too, so "ache" meets "aching" and "massage" meets "massaging".
+    if len(word) > 3 and word.endswith("e") and not word.endswith(("ee", "ie", "ye")):
         return word[:-1]
     return word

@@ -187,6 +187,21 @@ def test_wrong_topic(tmp_path: Path) -> None:
     assert errors == [f"{tmp_path / 'faq.yaml'}: entry 'alpha': field 'topic' must be one of {', '.join(TOPICS)}"]
 
 
+def test_anchors_must_be_single_words(tmp_path: Path) -> None:
+    """The optional anchors list holds single words; anything else is reported."""
+    text = faq_yaml().replace("version: 1", "version: 1\nanchors: [massage, two words]")
+
+    assert errors_of(tmp_path, text) == [f"{tmp_path / 'faq.yaml'}: field 'anchors': must be a list of single words"]
+
+
+def test_anchors_load_normalised() -> None:
+    """Anchors load lowercased into a set, and the shipped FAQ names massage among them."""
+    faq = parse_faq(faq_yaml().replace("version: 1", "version: 1\nanchors: [Massage, BACK]"))
+
+    assert faq.anchors == frozenset({"massage", "back"})
+    assert "massage" in load_faq(DEFAULT_FAQ_PATH).anchors
+
+
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     """Several broken entries give one error each, in one FaqError."""
     text = faq_yaml(

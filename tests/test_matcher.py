@@ -244,9 +244,30 @@ def test_large_faq_search_agrees_with_the_full_search_on_the_shipped_faq(faq: Fa
 
 
 def test_dev_set_floor(matcher: Matcher) -> None:
-    """On the dev set: in-domain top-1 >= 92%, out-of-scope declined >= 80% (target 90%), red flags 100%."""
+    """On the dev set: in-domain top-1 >= 92%, out-of-scope declined >= 90%, red flags 100%."""
     report = evaluate(matcher, load_cases(DEV_SET))
 
     assert percent(report.in_domain) >= 92.0
-    assert percent(report.out_of_scope) >= 80.0
+    assert percent(report.out_of_scope) >= 90.0
     assert percent(report.red_flags) == 100.0
+
+
+@pytest.mark.parametrize(
+    ("message", "entry_id"),
+    [
+        ("cost of living in london", None),
+        ("history of the roman empire", None),
+        ("is it cheap", "cost"),
+        ("can i afford one", "cost"),
+        ("can it help me sleep better", "sleep"),
+        ("history of massage", "history"),
+    ],
+)
+def test_topic_words_need_the_subject_or_a_word_standing_in_for_it(
+    matcher: Matcher, message: str, entry_id: str | None
+) -> None:
+    """Several topic words with no massage word and no "it" decline; with either, they answer."""
+    result = matcher.match(message)
+
+    assert result.entry_id == entry_id
+    assert result.tier == ("answer" if entry_id else "none")
