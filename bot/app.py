@@ -8,6 +8,7 @@ from typing import Any
 from telegram import BotCommand, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, ExtBot
+from telegram.request import HTTPXRequest
 
 from bot.config import Config
 from bot.core import COMMANDS, Conversation, Knowledge, Settings, retention_cutoff, utc_now
@@ -19,6 +20,7 @@ logger = logging.getLogger(__name__)
 
 REPLY_RETRIES = 3  # a 429 on an answer is retried this many times by PTB's rate limiter
 RETENTION_INTERVAL = 24 * 3600.0
+SENDER_CONNECTIONS = 8  # enough for BROADCAST_RATE tips/s at Telegram's ~100 ms round trip, up to ~80/s
 
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
 
@@ -63,7 +65,12 @@ async def _post_init(application: AnyApplication) -> None:
 
     # Daily tips go out on a bot of their own without the reply rate limiter: the broadcaster paces
     # and retries itself, and its flood pauses never stall answers to people asking questions.
-    sender: ExtBot[None] = ExtBot(config.token, base_url=config.api_base_url or "https://api.telegram.org/bot")
+    # A bot's default HTTP pool is one connection, which would cap tips at one round trip each.
+    sender: ExtBot[None] = ExtBot(
+        config.token,
+        base_url=config.api_base_url or "https://api.telegram.org/bot",
+        request=HTTPXRequest(connection_pool_size=SENDER_CONNECTIONS, pool_timeout=10.0),
+    )
     await sender.initialize()
     application.bot_data["sender"] = sender
 
