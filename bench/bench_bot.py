@@ -9,7 +9,7 @@ What runs: one FakeTelegram (tests/fake_telegram.py, a ThreadingHTTPServer in th
 other, two bots polling it as subprocesses:
 - the real bot: `python run_bot.py` with a fresh SQLite file (production settings: LOG_LEVEL=INFO);
 - the echo floor: a bare PTB 22.8 Application written to a temp dir, with the same base_url,
-  concurrent_updates(64) and connection_pool_size(64) as bot/app.py, and one MessageHandler that answers every
+  concurrent_updates and connection_pool_size as bot/app.py, and one MessageHandler that answers every
   text with `send_message(chat_id, same text)`. No rate limiter, no store, no matcher: what PTB, httpx and the
   fake cost on their own, on this machine, in this run.
 Before the bots, a plain httpx client (no PTB) posts sendMessage to the fake at concurrency 1, 8 and 64: the
@@ -59,6 +59,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bot.app import CONCURRENT_UPDATES  # noqa: E402  (the echo floor runs with the bot's own concurrency)
 from faq.evaluation import load_cases  # noqa: E402  (needs the path above)
 from faq.loader import load_faq  # noqa: E402
 from faq.models import DEFAULT_FAQ_PATH  # noqa: E402
@@ -71,8 +72,6 @@ WARMUP = 50
 PACED_CAP = 100.0
 ROUNDS = 2
 PACED_QUESTIONS = 1_000
-CONCURRENT_UPDATES = 64  # bot/app.py: .concurrent_updates(64).connection_pool_size(64)
-
 TARGET_RATE = 300.0
 TARGET_FLOOR_FACTOR = 2.0
 TARGET_RSS_MB = 150.0

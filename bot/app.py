@@ -20,6 +20,7 @@ logger = logging.getLogger(__name__)
 
 REPLY_RETRIES = 3  # a 429 on an answer is retried this many times by PTB's rate limiter
 RETENTION_INTERVAL = 24 * 3600.0
+CONCURRENT_UPDATES = 32  # answers in flight: ~300 replies/s at Telegram's ~100 ms round trip
 SENDER_CONNECTIONS = 8  # enough for BROADCAST_RATE tips/s at Telegram's ~100 ms round trip, up to ~80/s
 
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
@@ -31,10 +32,9 @@ def build_application(config: Config) -> AnyApplication:
         ApplicationBuilder()
         .token(config.token)
         .context_types(ContextTypes(context=BotContext))
-        # 32 answers in flight cover ~300 replies/s at Telegram's ~100 ms round trip; httpx's pool costs
-        # grow with its size, so it is not made larger than that.
-        .concurrent_updates(32)
-        .connection_pool_size(32)
+        # httpx's pool costs grow with its size, so it is no larger than the answers in flight.
+        .concurrent_updates(CONCURRENT_UPDATES)
+        .connection_pool_size(CONCURRENT_UPDATES)
         .pool_timeout(10.0)
         # No overall cap on answers (the broadcaster paces itself on its own connection); 429s are
         # retried a few times, and group chats keep PTB's 20-per-minute limit.
