@@ -211,10 +211,12 @@ class Matcher:
         if word in self._corrections:
             return self._corrections[word]
         best: tuple[str, float, int] | None = None
-        if len(word) == 4 and word.isalpha():
-            # Four letters: only a missing or extra letter ("hart" -> "heart"); a changed letter too often
-            # makes another real word ("bank" -> "back", "lost" -> "cost").
-            best = process.extractOne(word, self._targets_near(4, 85.0), scorer=fuzz.ratio, score_cutoff=85.0)
+        if len(word) in (3, 4) and word.isalpha():
+            # Three or four letters: only a missing or extra letter ("bak" -> "back", "hart" -> "heart"); a
+            # changed letter too often makes another real word ("bank" -> "back", "lost" -> "cost").
+            best = process.extractOne(
+                word, self._targets_near(len(word), 85.0), scorer=fuzz.ratio, score_cutoff=85.0
+            )
         elif len(word) > 4 and word.isalpha():
             # One edit, or two in long words; swapped letters count as one edit ("anceint", "realx").
             edits = 1 if len(word) <= 8 else 2

@@ -271,3 +271,18 @@ def test_topic_words_need_the_subject_or_a_word_standing_in_for_it(
 
     assert result.entry_id == entry_id
     assert result.tier == ("answer" if entry_id else "none")
+
+
+@pytest.mark.parametrize(
+    ("message", "entry_id"),
+    [
+        ("dose masage help with bak pain", "back-pain-benefits"),
+        ("will a rubdown help me nod off", "sleep"),
+        ("how much is a massage chair on amazon", None),
+    ],
+)
+def test_the_examples_people_actually_type(matcher: Matcher, message: str, entry_id: str | None) -> None:
+    """Typos, slang and a shopping question each get what the product promises: an answer or a decline."""
+    result = matcher.match(message)
+
+    assert (result.tier, result.entry_id) == (("answer", entry_id) if entry_id else ("none", None))
