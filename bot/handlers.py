@@ -24,7 +24,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Time
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.config import Config
-from bot.core import Conversation, Keyboard, Reply, Response, Sender
+from bot.core import ADMIN_COMMANDS, COMMANDS, Conversation, Keyboard, Reply, Response, Sender
 from bot.storage import Store
 
 logger = logging.getLogger(__name__)
@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 APOLOGY = "Sorry, something went wrong on my side. Please try again in a moment."
 TEXT_ONLY = "I can only read text. Please send me your question as a message 🙂"
 SEND_ATTEMPTS = 3
+KNOWN_COMMANDS = frozenset(name for name, _ in COMMANDS) | ADMIN_COMMANDS
 
 
 @dataclass(slots=True)
@@ -156,6 +157,8 @@ async def on_command(update: Update, context: BotContext) -> None:
     name, target, rest = found.groups()
     if target and target.lower() != (context.bot.username or "").lower():
         return
+    if target is None and not _is_private(update) and name.lower() not in KNOWN_COMMANDS:
+        return  # "/weather" in a group is for another bot; only "/weather@thisbot" gets our pointer to /help
     response = await context.conversation.on_command(sender(update, context), name, (rest or "").split())
     await send_response(update, context, response)
 

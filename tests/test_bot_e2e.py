@@ -441,6 +441,14 @@ def test_group_command_addressed_to_the_bot_is_answered_other_bots_ignored(group
     assert len(group.messages()) == 1, "/help@otherbot got no reply"
 
 
+def test_group_unknown_command_is_left_to_other_bots(group: Chat) -> None:
+    """In a group, `/weather` without @ is another bot's business; `/weather@massage_faq_bot` gets the pointer."""
+    group.send("/weather")
+    reply = group.ask(f"/weather@{BOT}")
+    assert "/help" in visible(reply)
+    assert len(group.messages()) == 1, "/weather got no reply"
+
+
 def test_bare_mention_in_group_shows_help(group: Chat) -> None:
     """Mentioning the bot with nothing else shows what it can do."""
     assert "What I can do" in visible(group.ask(f"@{BOT}"))
