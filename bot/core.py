@@ -24,6 +24,7 @@ from bot.storage import Store
 from faq.loader import FaqError, load_faq
 from faq.matcher import Matcher, MatchResult
 from faq.models import TOPIC_TITLES, TOPICS, Entry, Faq, Tip
+from faq.text import normalise
 from faq.tips import tip_of_the_day, unseen_tip
 
 logger = logging.getLogger(__name__)
@@ -188,6 +189,9 @@ class Conversation:
     async def on_text(self, who: Sender, text: str) -> Response:
         """Answer a question typed in the user's own words."""
         now = self.clock()
+        chat = small_talk(text)
+        if chat is not None:
+            return Response((Reply(SMALL_TALK_REPLIES[chat], self._menu()),))
         result = self.knowledge.matcher.match(text)
         # The log is written after the answer is on its way: a question never waits for SQLite.
         self._later(self.store.log_question(who.user_id, text, result.entry_id, result.tier, result.score, now))
@@ -552,6 +556,44 @@ class Conversation:
         self.knowledge = fresh
         logger.info("FAQ reloaded: %d entries, %d tips", len(fresh.faq.entries), len(fresh.faq.tips))
         return Response((Reply(f"✅ Reloaded: {len(fresh.faq.entries)} entries, {len(fresh.faq.tips)} tips."),))
+
+
+# (kind, words that make it that kind, words that may come along). Checked in order.
+SMALL_TALK: tuple[tuple[str, frozenset[str], frozenset[str]], ...] = (
+    (
+        "thanks",
+        frozenset("thanks thank thx ty cheers appreciated".split()),
+        frozenset("you so much a lot very great ok".split()),
+    ),
+    ("bye", frozenset("bye goodbye cya later night".split()), frozenset("see you ya good for now ok thanks".split())),
+    (
+        "hello",
+        frozenset("hi hello hey hiya heya howdy yo sup greetings morning afternoon evening".split()),
+        frozenset("there good bot".split()),
+    ),
+    (
+        "ok",
+        frozenset("ok okay k cool great nice alright sure perfect awesome".split()),
+        frozenset("got it all right".split()),
+    ),
+)
+SMALL_TALK_REPLIES = {
+    "hello": "👋 Hi! Ask me anything about massage therapy for back pain, in your own words, or pick from the menu.",
+    "thanks": "You're welcome! Take care of your back. Ask me anything else any time.",
+    "bye": "Take care of your back! I'm here whenever you have another question.",
+    "ok": "👍 Anything else? Ask me another question, or pick from the menu.",
+}
+
+
+def small_talk(text: str) -> str | None:
+    """Return the kind of a greeting, thanks, goodbye or acknowledgement, or None for anything else."""
+    words = set(normalise(text, limit=60).split())
+    if not words or len(words) > 5:
+        return None
+    for kind, keys, extra in SMALL_TALK:
+        if words & keys and words <= keys | extra:
+            return kind
+    return None
 
 
 def _when(moment: datetime | None) -> str:

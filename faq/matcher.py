@@ -47,6 +47,7 @@ TOP = 5  # entries `_rank` returns
 LARGE_CANDIDATES = 300  # in a large FAQ, the entries a message is compared with phrasing by phrasing
 FALLBACK_SCORE = 86.0
 EVIDENCE_CAP = 9.0
+MIN_EVIDENCE = 1.0
 
 STOPWORDS = frozenset(
     """
@@ -63,7 +64,7 @@ STOPWORDS = frozenset(
     help helps helped work works exactly always n also still ever much many lot lots bit little maybe
     probably anyway cause since until though although already sure guess mean means kind sort
     around every anybody somebody everyone thats theres theyre im ive ill hes shes wed
-    instead typical typically usual usually normal normally generally til till
+    instead typical typically usual usually normal normally generally til till time times long last
     """.split()
 )
 
@@ -334,6 +335,9 @@ class Matcher:
         weights = {w: self._idf.get(w, 0.0) * (CORRECTED_WORD_FACTOR if w in query.corrected else 1.0) for w in unique}
         total = sum(weights.values()) + UNKNOWN_WORD_WEIGHT * min(query.unknown, MAX_UNKNOWN_WORDS)
         total = min(total, EVIDENCE_CAP)  # past this much matched weight, a long message is not diluted further
+        # A message of words every entry uses ("how long does a massage last") has little evidence for any
+        # one entry, however completely an entry "covers" it.
+        total = max(total, MIN_EVIDENCE)
         if total <= 0:
             return []
         first = unique[0]  # seeded in one call: in a large FAQ it can fill thousands of entries

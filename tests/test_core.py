@@ -360,3 +360,33 @@ async def test_admin_stats_sends_the_report_and_a_chart(conversation: Conversati
     assert chart_reply.photo is not None
     assert chart_reply.photo.parent == tmp_path
     assert chart_reply.photo.read_bytes().startswith(b"\x89PNG")
+
+
+@pytest.mark.parametrize(
+    ("message", "start"),
+    [
+        ("hi", "👋 Hi!"),
+        ("Hello there!", "👋 Hi!"),
+        ("thanks!", "You're welcome!"),
+        ("thank you so much", "You're welcome!"),
+        ("bye", "Take care of your back!"),
+        ("ok cool", "👍 Anything else?"),
+    ],
+)
+async def test_small_talk_gets_a_friendly_reply_not_a_decline(
+    conversation: Conversation, store: Store, message: str, start: str
+) -> None:
+    """Greetings, thanks, goodbyes and acknowledgements get a friendly reply with the menu, and are not logged."""
+    (reply,) = (await conversation.on_text(USER, message)).replies
+
+    assert reply.text.startswith(start)
+    assert reply.buttons
+    await conversation.drain()
+    assert (await store.user_data(USER.user_id)).question_count == 0
+
+
+async def test_a_greeting_with_a_question_is_answered(conversation: Conversation) -> None:
+    """"hi, can massage help me sleep" is a question, not small talk."""
+    (reply,) = (await conversation.on_text(USER, "hi, can massage help me sleep")).replies
+
+    assert reply.text.startswith(f"<b>{FAQ.by_id['sleep'].question}</b>")
