@@ -81,7 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return asyncio.run(run_console(config, sys.stdin, sys.stdout))
     if args.report:
-        from bot.reporting import print_report
+        from bot.report import print_report
 
         return asyncio.run(print_report(config, sys.stdout))
 

@@ -1,15 +1,21 @@
-"""The operator's usage report: a plain-text table for the terminal and a PNG chart of questions per day."""
+"""The operator's usage report: a plain-text table for the terminal and a PNG chart of questions per day.
+
+`print_report` is `python run_bot.py --report`; `/stats` sends the same text and chart to admins.
+"""
 
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TextIO
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
-from bot.storage import Report
+from bot.config import Config
+from bot.storage import Report, Store
 
 QUESTION_WIDTH = 70
 ENTRY_WIDTH = 32
@@ -99,3 +105,19 @@ def render_chart(report: Report, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, format="png")
     return path
+
+
+CHART_NAME = "questions-per-day.png"
+
+
+async def print_report(config: Config, out: TextIO) -> int:
+    """`python run_bot.py --report`: print the report for the configured database and write the chart."""
+    store = await Store.open(config.database_path)
+    try:
+        report = await store.report(datetime.now(UTC))
+    finally:
+        await store.close()
+    out.write(format_report(report) + "\n")
+    chart = render_chart(report, config.database_path.parent / CHART_NAME)
+    out.write(f"\nChart written to {chart}\n")
+    return 0

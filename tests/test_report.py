@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import struct
+import subprocess
+import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -10,6 +13,7 @@ import pytest
 
 from bot.report import format_report, render_chart
 from bot.storage import DayStats, EntryRating, Report, Store, UnansweredQuestion
+from tests.botproc import RUN_BOT, clean_env
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 NOW = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
@@ -103,3 +107,30 @@ async def test_render_chart_from_a_stored_report(tmp_path: Path) -> None:
     assert "Hot stones" not in format_report(report)
     assert "hot stones" in format_report(report)
     assert png_size(render_chart(report, tmp_path / "r.png")) == (1000, 450)
+
+
+def test_report_mode_prints_the_numbers_and_writes_the_chart(tmp_path: Path) -> None:
+    """`run_bot.py --report` needs no token, prints users and questions, and writes the PNG beside the database."""
+    database = tmp_path / "data" / "bot.sqlite3"
+
+    async def seed() -> None:
+        store = await Store.open(database)
+        now = datetime.now(UTC)
+        await store.log_question(7, "does massage help", "back-pain-benefits", "answer", 90.0, now)
+        await store.log_question(8, "bitcoin price", None, "none", 0.0, now)
+        await store.close()
+
+    asyncio.run(seed())
+    done = subprocess.run(
+        [sys.executable, str(RUN_BOT), "--report"],
+        env=clean_env() | {"DATABASE_PATH": str(database)},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert "bitcoin price" in done.stdout
+    assert (tmp_path / "data" / "questions-per-day.png").read_bytes().startswith(b"\x89PNG")
