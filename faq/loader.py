@@ -112,8 +112,8 @@ class _Validator:
         result: dict[str, str] = {}
         for key, value in raw.items():
             k, v = normalise(str(key)), normalise(str(value))
-            if not _WORD.match(k) or not v:
-                self.error(f"synonym {key!r}", "must map one word to a non-empty word or phrase")
+            if not all(_WORD.match(w) for w in k.split()) or not k or not v:
+                self.error(f"synonym {key!r}", "must map a word or phrase to a non-empty word or phrase")
             elif k == v:
                 self.error(f"synonym {key!r}", "maps a word to itself")
             else:

@@ -22,6 +22,7 @@ import bisect
 import itertools
 import math
 import operator
+import re
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -126,7 +127,14 @@ class Matcher:
     def __init__(self, faq: Faq) -> None:
         self.faq = faq
         self._ids = [e.id for e in faq.entries]
-        self._synonyms = {k: v.split() for k, v in faq.synonyms.items()}
+        self._synonyms = {k: v.split() for k, v in faq.synonyms.items() if " " not in k}
+        # Phrases ("how much", "nod off") are rewritten as a whole before words are looked at, longest first.
+        phrases = sorted((k for k in faq.synonyms if " " in k), key=len, reverse=True)
+        self._phrases = {k: faq.synonyms[k] for k in phrases}
+        self._phrase_pattern = (
+            re.compile("|".join(f"(?P<p{n}>{_inflected(p)})" for n, p in enumerate(phrases))) if phrases else None
+        )
+        self._phrase_by_group = {f"p{n}": self._phrases[p] for n, p in enumerate(phrases)}
         self._corrections: dict[str, str | None] = {}
         self._near: dict[tuple[int, float], list[str]] = {}
 
@@ -141,7 +149,7 @@ class Matcher:
             vocabulary = entry_words[index]
             for phrase in (entry.question, *entry.variants):
                 text = normalise(phrase)
-                raw = text.split()
+                raw = self._rephrase(text).split()
                 surface.update(raw)
                 words = [c for word in raw for c in content_of[word]]
                 max_words = max(max_words, len(raw))
@@ -195,6 +203,12 @@ class Matcher:
                 for length in sorted({len(self._doc_text[doc]) for doc in docs}):
                     self._by_length[length].append(index)
         self._fallbacks: dict[str, list[tuple[str, float]]] = {}
+
+    def _rephrase(self, text: str) -> str:
+        """Rewrite the synonym table's phrases in normalised text ("how much" -> "cost")."""
+        if self._phrase_pattern is None:
+            return text
+        return self._phrase_pattern.sub(lambda found: self._phrase_by_group[str(found.lastgroup)], text)
 
     def _mapped(self, word: str) -> list[str]:
         """Return the FAQ's words for `word`; an inflected synonym ("masages") maps like its stem."""
@@ -259,7 +273,7 @@ class Matcher:
         query = _Query()
         fixed: list[str] = []
         previous = ""
-        for word in normalise(text).split():
+        for word in self._rephrase(normalise(text)).split():
             negated, previous = previous in NEGATIONS, word
             if negated and word in _SAFETY_VOCABULARY:
                 fixed.append(word)  # "no fall or anything" is not about falls
@@ -311,8 +325,9 @@ class Matcher:
         best = min(best, 100.0)  # a message matching more than EVIDENCE_CAP of an entry's words scores past 100
         if best >= ANSWER_SCORE:
             return MatchResult(shown, "answer", best_id, best)
-        if best >= SUGGEST_SCORE:
-            close = tuple(i for i, s in ranked[:3] if s >= SUGGEST_SCORE - 8)
+        close = tuple(i for i, s in ranked[:3] if s >= SUGGEST_SCORE - 8)
+        if best >= SUGGEST_SCORE and len(close) >= 2:
+            # "Did you mean" needs a real choice: one weak candidate alone is a decline, not a question.
             return MatchResult(shown, "suggest", best_id, best, suggestions=close)
         return MatchResult(shown, "none", None, best)
 
@@ -448,6 +463,11 @@ FILLER = frozenset(
 )
 
 NEGATIONS = frozenset("no not without never nor".split())
+
+
+def _inflected(phrase: str) -> str:
+    """Return a pattern for a phrase whose words may carry an ending ("breaking the bank")."""
+    return r"\b" + r"\s".join(re.escape(word) + r"(?:s|es|ed|ing)?" for word in phrase.split()) + r"\b"
 
 # Words that stand in for massage in a follow-up ("is it safe", "can i get one cheap") or address the bot.
 REFERENCES = frozenset("it its one ones this that they them these those you u ya".split())

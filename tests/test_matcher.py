@@ -286,3 +286,27 @@ def test_the_examples_people_actually_type(matcher: Matcher, message: str, entry
     result = matcher.match(message)
 
     assert (result.tier, result.entry_id) == (("answer", entry_id) if entry_id else ("none", None))
+
+
+@pytest.mark.parametrize(
+    ("message", "entry_id"),
+    [
+        ("how much", "cost"),
+        ("any side effects?", "contraindications"),
+        ("can i get one without breaking the bank", "cost"),
+    ],
+)
+def test_phrases_in_the_synonym_table_are_read_as_a_whole(matcher: Matcher, message: str, entry_id: str) -> None:
+    """Multi-word synonyms ("how much", "side effects", "break the bank", with endings) point to their entry."""
+    result = matcher.match(message)
+
+    assert (result.tier, result.entry_id) == ("answer", entry_id)
+
+
+def test_did_you_mean_offers_a_real_choice(matcher: Matcher) -> None:
+    """The suggest tier always carries two or three candidates, the best one first."""
+    result = matcher.match("massage chair")
+
+    assert result.tier == "suggest"
+    assert 2 <= len(result.suggestions) <= 3
+    assert result.suggestions[0] == result.entry_id
