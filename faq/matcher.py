@@ -135,6 +135,9 @@ class Matcher:
             re.compile("|".join(f"(?P<p{n}>{_inflected(p)})" for n, p in enumerate(phrases))) if phrases else None
         )
         self._phrase_by_group = {f"p{n}": self._phrases[p] for n, p in enumerate(phrases)}
+        # A cheap first look for any phrase's first word spares most texts the full pattern.
+        starts = sorted({re.escape(p.split()[0]) for p in phrases})
+        self._phrase_start = re.compile(r"\b(?:" + "|".join(starts) + r")") if phrases else None
         self._corrections: dict[str, str | None] = {}
         self._near: dict[tuple[int, float], list[str]] = {}
 
@@ -206,7 +209,7 @@ class Matcher:
 
     def _rephrase(self, text: str) -> str:
         """Rewrite the synonym table's phrases in normalised text ("how much" -> "cost")."""
-        if self._phrase_pattern is None:
+        if self._phrase_pattern is None or self._phrase_start is None or not self._phrase_start.search(text):
             return text
         return self._phrase_pattern.sub(lambda found: self._phrase_by_group[str(found.lastgroup)], text)
 
