@@ -12,7 +12,8 @@ from pathlib import Path
 from dotenv import load_dotenv
 
 from bot.config import Config, ConfigError
-from faq.loader import FaqError, load_faq
+from bot.core import Knowledge
+from faq.loader import FaqError
 
 
 class RedactSecrets(logging.Filter):
@@ -67,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         hint = " Set it in the environment or in .env (see .env.example), or try: python run_bot.py --console"
         return _fail(f"{exc}.{hint}")
     try:
-        load_faq(config.faq_path)
+        knowledge = Knowledge.load(config.faq_path)  # validated and indexed once, then handed to the mode
     except FaqError as exc:
         return _fail("the FAQ file is invalid:\n" + "\n".join(exc.errors))
     try:
@@ -79,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.basicConfig(level=logging.WARNING)
         from bot.console import run_console
 
-        return asyncio.run(run_console(config, sys.stdin, sys.stdout))
+        return asyncio.run(run_console(config, knowledge, sys.stdin, sys.stdout))
     if args.report:
         from bot.report import print_report
 
@@ -91,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from bot.app import build_application
 
-    application = build_application(config)
+    application = build_application(config, knowledge)
     try:
         if config.webhook is not None:
             hook = config.webhook

@@ -74,7 +74,7 @@ TARGET_RATE_SHARE = 0.9
 TARGET_LATENCY_FACTOR = 2.0
 TARGET_RSS_MB = 150.0
 
-_SUMMARY = re.compile(r"daily tips: (\d+) sent, (\d+) blocked, (\d+) failed, (\d+) retries in ([\d.]+)s")
+_SUMMARY = re.compile(r"broadcast done: (\d+) sent, (\d+) blocked, (\d+) failed, (\d+) retries in ([\d.]+)s")
 
 
 # --------------------------------------------------------------------------------------------- seeding

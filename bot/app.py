@@ -26,8 +26,8 @@ SENDER_CONNECTIONS = 8  # enough for BROADCAST_RATE tips/s at Telegram's ~100 ms
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
 
 
-def build_application(config: Config) -> AnyApplication:
-    """Return a ready-to-run Application for `config`."""
+def build_application(config: Config, knowledge: Knowledge) -> AnyApplication:
+    """Return a ready-to-run Application for `config`, answering from `knowledge`."""
     builder = (
         ApplicationBuilder()
         .token(config.token)
@@ -46,6 +46,7 @@ def build_application(config: Config) -> AnyApplication:
         builder = builder.base_url(config.api_base_url).base_file_url(config.api_base_url.replace("/bot", "/file/bot"))
     application = builder.build()
     application.bot_data["config"] = config
+    application.bot_data["knowledge"] = knowledge
     register(application)
     return application
 
@@ -53,7 +54,7 @@ def build_application(config: Config) -> AnyApplication:
 async def _post_init(application: AnyApplication) -> None:
     config: Config = application.bot_data["config"]
     store = await Store.open(config.database_path)
-    knowledge = Knowledge.load(config.faq_path)
+    knowledge: Knowledge = application.bot_data["knowledge"]
     settings = Settings(
         default_timezone=config.default_timezone,
         faq_path=config.faq_path,

@@ -58,12 +58,12 @@ class Console:
         self.show(response)
 
 
-async def run_console(config: Config, stdin: TextIO, stdout: TextIO) -> int:
+async def run_console(config: Config, knowledge: Knowledge, stdin: TextIO, stdout: TextIO) -> int:
     """Chat on stdin/stdout until EOF; return the exit code."""
     store = await Store.open(config.database_path)
     try:
         settings = Settings(config.default_timezone, config.faq_path, config.database_path.parent)
-        conversation = Conversation(Knowledge.load(config.faq_path), store, settings)
+        conversation = Conversation(knowledge, store, settings)
         try:
             name = getpass.getuser()
         except (OSError, KeyError):

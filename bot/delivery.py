@@ -102,15 +102,7 @@ class DailyDelivery:
             today = {item.local_date for item in items}
             self._given_up = {(u, d) for u, d in self._given_up if d in today}  # older days are never owed
             self._given_up.update((item.user_id, item.local_date) for item in items if item.chat_id in self._refused)
-            logger.info(
-                "daily tips: %d sent, %d blocked, %d failed, %d retries in %.1fs",
-                result.sent,
-                result.blocked,
-                result.failed,
-                result.retried,
-                result.elapsed,
-            )
-            return result
+            return result  # the broadcaster has logged its summary
 
     async def _sent(self, item: BroadcastItem) -> None:
         await self.store.record_delivery(item.user_id, item.local_date, item.tip_id, self.clock())

@@ -139,7 +139,7 @@ class Matcher:
         starts = sorted({re.escape(p.split()[0]) for p in phrases})
         self._phrase_start = re.compile(r"\b(?:" + "|".join(starts) + r")") if phrases else None
         self._corrections: dict[str, str | None] = {}
-        self._near: dict[tuple[int, float], list[str]] = {}
+        self._near: dict[tuple[str, int, float], list[str]] = {}
 
         doc_words: list[list[str]] = []
         doc_owner: list[int] = []
@@ -253,22 +253,20 @@ class Matcher:
 
     def _targets_within(self, size: int, edits: int) -> list[str]:
         """Return the correction targets, in order, whose length is within `edits` of `size`."""
-        key = (size, -float(edits))
-        near = self._near.get(key)
-        if near is None:
-            lengths = [n for n in self._target_positions if abs(n - size) <= edits]
-            positions = sorted(p for n in lengths for p in self._target_positions[n])
-            near = self._near[key] = [self._targets[p] for p in positions]
-        return near
+        return self._targets_of_lengths(("edits", size, edits), lambda n: abs(n - size) <= edits)
 
     def _targets_near(self, size: int, cutoff: float) -> list[str]:
         """Return the correction targets, in order, whose length lets `fuzz.ratio` with a word this long reach
         `cutoff`: it is at most 200 * shorter / (sum of lengths)."""
-        key = (size, cutoff)
+        return self._targets_of_lengths(
+            ("ratio", size, cutoff), lambda n: 200 * min(size, n) / (size + n) >= cutoff - 1e-9
+        )
+
+    def _targets_of_lengths(self, key: tuple[str, int, float], keep: Callable[[int], bool]) -> list[str]:
+        """Return (and cache under `key`) the correction targets whose length `keep` accepts, in order."""
         near = self._near.get(key)
         if near is None:
-            lengths = [n for n in self._target_positions if 200 * min(size, n) / (size + n) >= cutoff - 1e-9]
-            positions = sorted(p for n in lengths for p in self._target_positions[n])
+            positions = sorted(p for n, ps in self._target_positions.items() if keep(n) for p in ps)
             near = self._near[key] = [self._targets[p] for p in positions]
         return near
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from bot.config import Config
 from bot.console import run_console
+from bot.core import Knowledge
 from tests.botproc import RUN_BOT, clean_env
 
 
@@ -31,7 +32,8 @@ async def chat(tmp_path: Path, lines: list[str]) -> str:
     """Run the console in-process on `lines`; return everything it printed."""
     out = io.StringIO()
     config = Config(token="", database_path=tmp_path / "console.sqlite3")
-    assert await run_console(config, io.StringIO("".join(f"{line}\n" for line in lines)), out) == 0
+    stdin = io.StringIO("".join(f"{line}\n" for line in lines))
+    assert await run_console(config, Knowledge.load(config.faq_path), stdin, out) == 0
     return out.getvalue()
 
 
