@@ -135,9 +135,8 @@ class Matcher:
             re.compile("|".join(f"(?P<p{n}>{_inflected(p)})" for n, p in enumerate(phrases))) if phrases else None
         )
         self._phrase_by_group = {f"p{n}": self._phrases[p] for n, p in enumerate(phrases)}
-        # A cheap first look for any phrase's first word spares most texts the full pattern.
-        starts = sorted({re.escape(p.split()[0]) for p in phrases})
-        self._phrase_start = re.compile(r"\b(?:" + "|".join(starts) + r")") if phrases else None
+        # A cheap first look for any phrase's first word, in any of its endings, spares most texts the pattern.
+        self._phrase_starts = frozenset(p.split()[0] + ending for p in phrases for ending in _ENDINGS)
         self._corrections: dict[str, str | None] = {}
         self._near: dict[tuple[str, int, float], list[str]] = {}
 
@@ -150,11 +149,10 @@ class Matcher:
         max_words = 0
         for index, entry in enumerate(faq.entries):
             vocabulary = entry_words[index]
-            for phrase in (entry.question, *entry.variants):
-                text = normalise(phrase)
-                raw = self._rephrase(text).split()
+            for text in entry.keys:
+                raw = self._rephrased_words(text)
                 surface.update(raw)
-                words = [c for word in raw for c in content_of[word]]
+                words = list(itertools.chain.from_iterable(map(content_of.__getitem__, raw)))
                 max_words = max(max_words, len(raw))
                 full_text.append(text)
                 doc_words.append(words)
@@ -199,19 +197,20 @@ class Matcher:
         self._by_length: list[list[int]] = []  # when large: the entries with a phrasing of each length
         self._by_content: dict[str, list[int]] = defaultdict(list)  # and the entries with these content words
         if self._large:
-            for doc, text in enumerate(self._doc_text):
-                self._by_content[text].append(self._doc_owner[doc])
+            for text, owner in zip(self._doc_text, self._doc_owner, strict=True):
+                self._by_content[text].append(owner)
             self._by_length = [[] for _ in range(max(map(len, self._doc_text)) + 1)]
             for index, docs in enumerate(self._docs_of):
                 for length in sorted({len(self._doc_text[doc]) for doc in docs}):
                     self._by_length[length].append(index)
         self._fallbacks: dict[str, list[tuple[str, float]]] = {}
 
-    def _rephrase(self, text: str) -> str:
-        """Rewrite the synonym table's phrases in normalised text ("how much" -> "cost")."""
-        if self._phrase_pattern is None or self._phrase_start is None or not self._phrase_start.search(text):
-            return text
-        return self._phrase_pattern.sub(lambda found: self._phrase_by_group[str(found.lastgroup)], text)
+    def _rephrased_words(self, text: str) -> list[str]:
+        """Return the words of normalised text, the synonym table's phrases rewritten ("how much" -> "cost")."""
+        words = text.split()
+        if self._phrase_pattern is None or self._phrase_starts.isdisjoint(words):
+            return words
+        return self._phrase_pattern.sub(lambda found: self._phrase_by_group[str(found.lastgroup)], text).split()
 
     def _mapped(self, word: str) -> list[str]:
         """Return the FAQ's words for `word`; an inflected synonym ("masages") maps like its stem."""
@@ -274,7 +273,7 @@ class Matcher:
         query = _Query()
         fixed: list[str] = []
         previous = ""
-        for word in self._rephrase(normalise(text)).split():
+        for word in self._rephrased_words(normalise(text)):
             negated, previous = previous in NEGATIONS, word
             if negated and word in _SAFETY_VOCABULARY:
                 fixed.append(word)  # "no fall or anything" is not about falls
@@ -466,9 +465,13 @@ FILLER = frozenset(
 NEGATIONS = frozenset("no not without never nor".split())
 
 
+_ENDINGS = ("", "s", "es", "ed", "ing")
+
+
 def _inflected(phrase: str) -> str:
     """Return a pattern for a phrase whose words may carry an ending ("breaking the bank")."""
-    return r"\b" + r"\s".join(re.escape(word) + r"(?:s|es|ed|ing)?" for word in phrase.split()) + r"\b"
+    ending = "(?:" + "|".join(e for e in _ENDINGS if e) + ")?"
+    return r"\b" + r"\s".join(re.escape(word) + ending for word in phrase.split()) + r"\b"
 
 # Words that stand in for massage in a follow-up ("is it safe", "can i get one cheap") or address the bot.
 REFERENCES = frozenset("it its one ones this that they them these those you u ya".split())

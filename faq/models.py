@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from faq.text import normalise
+
 Topic = Literal["basics", "benefits", "practical", "safety", "bot"]
 TOPICS: tuple[Topic, ...] = ("basics", "benefits", "practical", "safety", "bot")
 TOPIC_TITLES: dict[Topic, str] = {
@@ -31,6 +33,16 @@ class Entry:
     source: str
     tip: str | None = None
     related: tuple[str, ...] = ()
+    keys: tuple[str, ...] = field(init=False, repr=False, compare=False)  # the phrasings, normalised
+
+    def __post_init__(self) -> None:
+        # Normalised once here: the loader's duplicate check and the matcher's index both need them.
+        object.__setattr__(self, "keys", tuple(normalise(p) for p in self.phrasings))
+
+    @property
+    def phrasings(self) -> tuple[str, ...]:
+        """The question and every variant, as written."""
+        return (self.question, *self.variants)
 
     @property
     def is_general_guidance(self) -> bool:
