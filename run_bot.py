@@ -44,7 +44,7 @@ def setup_logging(config: Config) -> None:
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactSecrets([config.token, config.webhook.secret if config.webhook else ""]))
     logging.basicConfig(level=config.log_level, handlers=[handler], force=True)
-    for noisy in ("httpx", "httpcore", "apscheduler"):
+    for noisy in ("httpx", "httpcore", "aiohttp", "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
@@ -103,12 +103,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                 webhook_url=hook.url,
                 secret_token=hook.secret,
                 allowed_updates=Update.ALL_TYPES,
+                close_loop=False,
             )
         else:
-            application.run_polling(allowed_updates=Update.ALL_TYPES)
+            application.run_polling(allowed_updates=Update.ALL_TYPES, close_loop=False)
     except InvalidToken:
         # PTB's message quotes the whole token, so it is not printed.
         return _fail("Telegram rejected TELEGRAM_BOT_TOKEN (revoked or mistyped?). Check it with @BotFather.")
+    finally:
+        # A start that failed (say, a rejected token) leaves the HTTP sessions open: PTB shuts down only
+        # what finished initialising. Close them on the bot's own loop, then the loop.
+        loop = asyncio.get_event_loop()
+        loop.run_until_complete(application.bot.shutdown())
+        loop.close()
     return 0
 
 

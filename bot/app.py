@@ -8,12 +8,12 @@ from typing import Any
 from telegram import BotCommand, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, ExtBot
-from telegram.request import HTTPXRequest
 
 from bot.config import Config
 from bot.core import COMMANDS, Conversation, Knowledge, Settings, retention_cutoff, utc_now
 from bot.delivery import DailyDelivery
 from bot.handlers import BotContext, Services, register
+from bot.http import AiohttpRequest
 from bot.storage import Store
 
 logger = logging.getLogger(__name__)
@@ -32,10 +32,10 @@ def build_application(config: Config, knowledge: Knowledge) -> AnyApplication:
         ApplicationBuilder()
         .token(config.token)
         .context_types(ContextTypes(context=BotContext))
-        # httpx's pool costs grow with its size, so it is no larger than the answers in flight.
         .concurrent_updates(CONCURRENT_UPDATES)
-        .connection_pool_size(CONCURRENT_UPDATES)
-        .pool_timeout(10.0)
+        # One connection per answer in flight, on aiohttp (bot/http.py); long polling has its own.
+        .request(AiohttpRequest(CONCURRENT_UPDATES, pool_timeout=10.0))
+        .get_updates_request(AiohttpRequest(1))
         # No overall cap on answers (the broadcaster paces itself on its own connection); 429s are
         # retried a few times, and group chats keep PTB's 20-per-minute limit.
         .rate_limiter(AIORateLimiter(overall_max_rate=0, max_retries=REPLY_RETRIES))
@@ -70,7 +70,7 @@ async def _post_init(application: AnyApplication) -> None:
     sender: ExtBot[None] = ExtBot(
         config.token,
         base_url=config.api_base_url or "https://api.telegram.org/bot",
-        request=HTTPXRequest(connection_pool_size=SENDER_CONNECTIONS, pool_timeout=10.0),
+        request=AiohttpRequest(SENDER_CONNECTIONS, pool_timeout=10.0),
     )
     await sender.initialize()
     application.bot_data["sender"] = sender
