@@ -66,6 +66,7 @@ STOPWORDS = frozenset(
     probably anyway cause since until though although already sure guess mean means kind sort
     around every anybody somebody everyone thats theres theyre im ive ill hes shes wed
     instead typical typically usual usually normal normally generally til till time times long last
+    people person folks stuff yo fr ngl smh omg bruh bro tf af lmao haha imo imho btw dude mate
     """.split()
 )
 
@@ -234,12 +235,22 @@ class Matcher:
             best = process.extractOne(
                 word, self._targets_near(len(word), 85.0), scorer=fuzz.ratio, score_cutoff=85.0
             )
+            if best is None:
+                # Two letters swapped keeps every letter, so it cannot make another word the way a changed
+                # letter does ("thsi" -> "this", "bakc" -> "back").
+                letters = sorted(word)
+                found = process.extract(
+                    word, self._targets_within(len(word), 0), scorer=OSA.distance, score_cutoff=1, limit=None
+                )
+                best = next((hit for hit in found if sorted(hit[0]) == letters), None)
         elif len(word) > 4 and word.isalpha():
             # One edit, or two in long words; swapped letters count as one edit ("anceint", "realx").
             edits = 1 if len(word) <= 8 else 2
             found = process.extract(
                 word, self._targets_within(len(word), edits), scorer=OSA.distance, score_cutoff=edits, limit=8
             )
+            # A warning sign needs a closer typo: two edits turn everyday words into one ("inflation").
+            found = [hit for hit in found if hit[1] <= 1 or hit[0] not in _SAFETY_VOCABULARY]
             # Among equally near words, a dropped or doubled letter beats a changed one ("masage" is "massage",
             # not "manage"), then the word the FAQ uses most; stopwords stay first on a full tie.
             best = min(
@@ -291,7 +302,7 @@ class Matcher:
                     fixed.append(word)
                     continue
                 if correction in STOPWORDS:
-                    fixed.append(word)  # a misspelt filler word ("abot") carries no meaning either way
+                    fixed.append(correction)  # a misspelt filler word ("abot", "thsi") reads as the word
                     continue
                 query.corrected.add(correction)
                 word = correction
@@ -340,9 +351,10 @@ class Matcher:
         if not query.words:
             return self._fallback(query.text) if query.unknown == 0 else []
         if self._anchors and not self._anchors.intersection(query.words):
-            if query.unknown >= len(query.words):
+            refers = not REFERENCES.isdisjoint(query.text.split())  # "it", "one", "you": a follow-up or the bot
+            if query.unknown >= len(query.words) and not refers:
                 return []  # words the FAQ never uses, and nothing about massage or backs: another subject
-            if len(set(query.words)) >= 2 and not REFERENCES.intersection(query.text.split()):
+            if len(set(query.words)) >= 2 and not refers:
                 # Several topic words, yet no word for massage or backs and no "it" standing in for one:
                 # "tell me about the history of china" is about China, "cost of living" about living.
                 return []

@@ -15,9 +15,11 @@ CONTRAINDICATIONS = "contraindications"
 SafetyEntry = Literal["see-a-doctor", "contraindications"]
 
 # A negation just before a symptom ("no injury", "without fever") does not raise the flag, nor does one
-# before a pair of them ("no injury or accident", "without any fever or chills").
+# before a pair of them ("no injury or accident", "without any fever or chills"), nor a wish to do without
+# ("to avoid surgery", "instead of an operation").
 _NEGATION = re.compile(
-    r"\b(?:no|not|never|without|dont|didnt|havent|hasnt|isnt|nor)\s+(?:\w+\s+)?(?:\w+\s+(?:or|nor)\s+(?:\w+\s+)?)?$"
+    r"\b(?:no|not|never|without|dont|didnt|havent|hasnt|isnt|nor|avoid|avoiding|instead of|rather than"
+    r"|alternative to|alternatives to)\s+(?:\w+\s+)?(?:\w+\s+(?:or|nor)\s+(?:\w+\s+)?)?$"
 )
 
 
@@ -142,6 +144,10 @@ CONTRAINDICATION_FLAGS: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"open wounds?",
             r"wounds?(?! up)",
             r"(?:open|deep|fresh|bad|big) (?:cut|gash|graze|sore)s?",
+            r"cuts? on (?:my|the|his|her|their) \w+",
+            r"(?:not|hasnt|havent|never|isnt|wont|didnt) (?:\w+ ){0,2}healed",
+            r"unhealed",
+            r"scabs?",
             r"gash\w*",
             r"infect\w*",
             r"rash",

@@ -208,6 +208,36 @@ def test_a_misspelt_common_word_is_not_read_as_a_content_word(matcher: Matcher) 
     assert (result.tier, result.entry_id) == ("answer", "see-a-doctor")
 
 
+@pytest.mark.parametrize(
+    ("message", "entry_id"),
+    [("is thsi medical advice", "disclaimer"), ("how does massgae help bakc pain", "back-pain-benefits")],
+)
+def test_two_swapped_letters_in_a_short_word_are_read_as_the_word(
+    matcher: Matcher, message: str, entry_id: str
+) -> None:
+    """'thsi' is 'this' and 'bakc' is 'back': a swap keeps every letter, so it is safe to correct."""
+    result = matcher.match(message)
+
+    assert (result.tier, result.entry_id) == ("answer", entry_id)
+
+
+@pytest.mark.parametrize(
+    ("message", "entry_id"),
+    [
+        ("yo what even is a massage lol", "what-is-massage"),
+        ("how often should i get one fr", "how-often"),
+        ("what can this bot doo", "about-bot"),
+    ],
+)
+def test_chat_filler_and_follow_up_words_do_not_decline_a_question(
+    matcher: Matcher, message: str, entry_id: str
+) -> None:
+    """Slang like 'yo' and 'fr' carries no meaning, and 'one' or 'this' stand in for massage or the bot."""
+    result = matcher.match(message)
+
+    assert (result.tier, result.entry_id) == ("answer", entry_id)
+
+
 def test_an_inflected_misspelling_of_a_synonym_still_maps(matcher: Matcher) -> None:
     """'massags' and 'masages' reach 'massage' (through the synonym table), instead of matching nothing."""
     for message in ("how many massags do i need", "how many masages do i need"):

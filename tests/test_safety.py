@@ -84,6 +84,10 @@ CONTRAINDICATIONS = {
         "i take warfarin, can i have a back massage",
         "can i get a massage on anticoagulants",
     ],
+    "open wounds": [
+        "i have a cut on my back that hasn't healed, can they massage around it",
+        "is massage ok with an unhealed graze",
+    ],
     "fractures": [
         "i have a fractured vertebra, can i get a massage",
         "i broke my rib last month, is massage safe",
@@ -101,6 +105,9 @@ NEGATED = [
     "without any fever or chills, is a massage fine",
     "i have not had a fall, just tight muscles",
     "the pain isn't getting worse, can i get a massage",
+    "is massage a way to avoid surgery on my back",
+    "could massage be an alternative to an operation",
+    "how does money circulation affect inflation",
     "what's the right number of sessions",
     "what's the right numbr of sessions",
 ]
