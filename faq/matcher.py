@@ -146,6 +146,7 @@ class Matcher:
         full_text: list[str] = []
         entry_words: list[set[str]] = [set() for _ in faq.entries]
         surface: set[str] = set(self._synonyms)
+        surface.update(word for phrase in phrases for word in phrase.split())  # so typos in them are corrected
         content_of = _PerWord(lambda word: self._content([word]))  # a large FAQ repeats its words a lot
         max_words = 0
         for index, entry in enumerate(faq.entries):
@@ -281,10 +282,23 @@ class Matcher:
         return near
 
     def _parse(self, text: str) -> _Query:
+        query = self._read(self._rephrased_words(normalise(text)))
+        if query.corrected and self._phrase_pattern is not None:
+            # A typo inside a phrase ("side efects") hid it: read the corrected words once more.
+            words = query.text.split()
+            rephrased = self._rephrased_words(query.text)
+            if rephrased != words:
+                again = self._read(rephrased)
+                again.corrected |= query.corrected
+                return again
+        return query
+
+    def _read(self, raw: list[str]) -> _Query:
+        """Turn a message's words into the query: corrected, mapped through the synonyms, stemmed."""
         query = _Query()
         fixed: list[str] = []
         previous = ""
-        for word in self._rephrased_words(normalise(text)):
+        for word in raw:
             negated, previous = previous in NEGATIONS, word
             if negated and word in _SAFETY_VOCABULARY:
                 fixed.append(word)  # "no fall or anything" is not about falls

@@ -324,10 +324,12 @@ def test_the_examples_people_actually_type(matcher: Matcher, message: str, entry
         ("how much", "cost"),
         ("any side effects?", "contraindications"),
         ("can i get one without breaking the bank", "cost"),
+        ("any side efects?", "contraindications"),
+        ("can i get one without braeking the bank", "cost"),
     ],
 )
 def test_phrases_in_the_synonym_table_are_read_as_a_whole(matcher: Matcher, message: str, entry_id: str) -> None:
-    """Multi-word synonyms ("how much", "side effects", "break the bank", with endings) point to their entry."""
+    """Multi-word synonyms ("how much", "side effects", "break the bank", with endings or typos) reach their entry."""
     result = matcher.match(message)
 
     assert (result.tier, result.entry_id) == ("answer", entry_id)
