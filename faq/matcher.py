@@ -282,10 +282,11 @@ class Matcher:
         return near
 
     def _parse(self, text: str) -> _Query:
-        query = self._read(self._rephrased_words(normalise(text)))
-        if query.corrected and self._phrase_pattern is not None:
-            # A typo inside a phrase ("side efects") hid it: read the corrected words once more.
-            words = query.text.split()
+        raw = self._rephrased_words(normalise(text))
+        query = self._read(raw)
+        words = query.text.split()
+        if words != raw and self._phrase_pattern is not None:
+            # A typo inside a phrase ("side efects", "how mcuh") hid it: read the corrected words once more.
             rephrased = self._rephrased_words(query.text)
             if rephrased != words:
                 again = self._read(rephrased)

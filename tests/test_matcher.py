@@ -325,7 +325,7 @@ def test_the_examples_people_actually_type(matcher: Matcher, message: str, entry
         ("any side effects?", "contraindications"),
         ("can i get one without breaking the bank", "cost"),
         ("any side efects?", "contraindications"),
-        ("can i get one without braeking the bank", "cost"),
+        ("how mcuh is it", "cost"),
     ],
 )
 def test_phrases_in_the_synonym_table_are_read_as_a_whole(matcher: Matcher, message: str, entry_id: str) -> None:
