@@ -22,7 +22,6 @@ import bisect
 import itertools
 import math
 import operator
-import re
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -129,15 +128,14 @@ class Matcher:
         self.faq = faq
         self._ids = [e.id for e in faq.entries]
         self._synonyms = {k: v.split() for k, v in faq.synonyms.items() if " " not in k}
-        # Phrases ("how much", "nod off") are rewritten as a whole before words are looked at, longest first.
-        phrases = sorted((k for k in faq.synonyms if " " in k), key=len, reverse=True)
-        self._phrases = {k: faq.synonyms[k] for k in phrases}
-        self._phrase_pattern = (
-            re.compile("|".join(f"(?P<p{n}>{_inflected(p)})" for n, p in enumerate(phrases))) if phrases else None
-        )
-        self._phrase_by_group = {f"p{n}": self._phrases[p] for n, p in enumerate(phrases)}
-        # A cheap first look for any phrase's first word, in any of its endings, spares most texts the pattern.
-        self._phrase_starts = frozenset(p.split()[0] + ending for p in phrases for ending in _ENDINGS)
+        # Phrases ("how much", "nod off") are rewritten as a whole before words are looked at, longest first;
+        # each word may carry an ending ("breaking the bank"). Keyed by the forms of their first word.
+        phrases = sorted((k for k in faq.synonyms if " " in k), key=lambda p: (len(p.split()), len(p)), reverse=True)
+        self._phrases: dict[str, list[tuple[tuple[frozenset[str], ...], list[str]]]] = defaultdict(list)
+        for phrase in phrases:
+            forms = [frozenset(word + ending for ending in _ENDINGS) for word in phrase.split()]
+            for first in forms[0]:
+                self._phrases[first].append((tuple(forms[1:]), faq.synonyms[phrase].split()))
         self._corrections: dict[str, str | None] = {}
         self._near: dict[tuple[str, int, float], list[str]] = {}
 
@@ -210,9 +208,21 @@ class Matcher:
     def _rephrased_words(self, text: str) -> list[str]:
         """Return the words of normalised text, the synonym table's phrases rewritten ("how much" -> "cost")."""
         words = text.split()
-        if self._phrase_pattern is None or self._phrase_starts.isdisjoint(words):
+        if self._phrases.keys().isdisjoint(words):
             return words
-        return self._phrase_pattern.sub(lambda found: self._phrase_by_group[str(found.lastgroup)], text).split()
+        result: list[str] = []
+        at, size = 0, len(words)
+        while at < size:
+            for rest, replacement in self._phrases.get(words[at], ()):
+                end = at + 1 + len(rest)
+                if end <= size and all(word in forms for word, forms in zip(words[at + 1 : end], rest, strict=True)):
+                    result.extend(replacement)
+                    at = end
+                    break
+            else:
+                result.append(words[at])
+                at += 1
+        return result
 
     def _mapped(self, word: str) -> list[str]:
         """Return the FAQ's words for `word`; an inflected synonym ("masages") maps like its stem."""
@@ -285,7 +295,7 @@ class Matcher:
         raw = self._rephrased_words(normalise(text))
         query = self._read(raw)
         words = query.text.split()
-        if words != raw and self._phrase_pattern is not None:
+        if words != raw and self._phrases:
             # A typo inside a phrase ("side efects", "how mcuh") hid it: read the corrected words once more.
             rephrased = self._rephrased_words(query.text)
             if rephrased != words:
@@ -491,14 +501,8 @@ FILLER = frozenset(
 
 NEGATIONS = frozenset("no not without never nor".split())
 
+_ENDINGS = ("", "s", "es", "ed", "ing")  # a synonym phrase's words may carry one of these
 
-_ENDINGS = ("", "s", "es", "ed", "ing")
-
-
-def _inflected(phrase: str) -> str:
-    """Return a pattern for a phrase whose words may carry an ending ("breaking the bank")."""
-    ending = "(?:" + "|".join(e for e in _ENDINGS if e) + ")?"
-    return r"\b" + r"\s".join(re.escape(word) + ending for word in phrase.split()) + r"\b"
 
 # Words that stand in for massage in a follow-up ("is it safe", "can i get one cheap") or address the bot.
 REFERENCES = frozenset("it its one ones this that they them these those you u ya".split())
