@@ -14,6 +14,7 @@ from typing import Any, cast
 import yaml
 
 from faq import yaml_fast
+from faq.bulk import gc_paused
 from faq.models import DEFAULT_FAQ_PATH, GENERAL_GUIDANCE, TOPICS, Entry, Faq, Tip, Topic
 from faq.text import normalise
 
@@ -49,14 +50,15 @@ def load_faq(path: Path | str = DEFAULT_FAQ_PATH, material: str | None = None) -
 def parse_faq(text: str, path: Path | str = "<string>", material: str | None = None) -> Faq:
     """Parse and validate FAQ YAML held in a string."""
     path = Path(path)
-    try:
-        data = yaml_fast.load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise FaqError(path, [f"{where}: YAML syntax error: {problem}"]) from exc
-    return _Validator(path, material).build(data)
+    with gc_paused():
+        try:
+            data = yaml_fast.load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+            problem = getattr(exc, "problem", None) or str(exc)
+            raise FaqError(path, [f"{where}: YAML syntax error: {problem}"]) from exc
+        return _Validator(path, material).build(data)
 
 
 class _Validator:
@@ -211,10 +213,11 @@ class _Validator:
             return []
         values: list[str] = []
         for value in raw:
-            if not isinstance(value, str | int | float) or not str(value).strip():
-                self.error(where, f"field '{field}' holds an empty or non-text item")
+            text = value.strip() if isinstance(value, str) else str(value) if isinstance(value, int | float) else ""
+            if text:
+                values.append(text)
             else:
-                values.append(str(value).strip())
+                self.error(where, f"field '{field}' holds an empty or non-text item")
         return values
 
     def _tips(self, raw: object) -> list[Tip]:

@@ -31,6 +31,7 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
 from faq import safety
+from faq.bulk import gc_paused
 from faq.models import Faq
 from faq.text import normalise, stem
 
@@ -126,6 +127,10 @@ class Matcher:
 
     def __init__(self, faq: Faq) -> None:
         self.faq = faq
+        with gc_paused():
+            self._index(faq)
+
+    def _index(self, faq: Faq) -> None:
         self._ids = [e.id for e in faq.entries]
         self._synonyms = {k: v.split() for k, v in faq.synonyms.items() if " " not in k}
         # Phrases ("how much", "nod off") are rewritten as a whole before words are looked at, longest first;
