@@ -66,7 +66,7 @@ STOPWORDS = frozenset(
     probably anyway cause since until though although already sure guess mean means kind sort
     around every anybody somebody everyone thats theres theyre im ive ill hes shes wed
     instead typical typically usual usually normal normally generally til till time times long last
-    people person folks stuff yo fr ngl smh omg bruh bro tf af lmao haha imo imho btw dude mate
+    people person folks stuff yo fr ngl smh omg bruh bro tf af lmao haha imo imho btw dude mate down
     """.split()
 )
 
