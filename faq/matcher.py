@@ -265,8 +265,11 @@ class Matcher:
             found = process.extract(
                 word, self._targets_within(len(word), edits), scorer=OSA.distance, score_cutoff=edits, limit=8
             )
-            # A warning sign needs a closer typo: two edits turn everyday words into one ("inflation").
-            found = [hit for hit in found if hit[1] <= 1 or hit[0] not in _SAFETY_VOCABULARY]
+            # A warning sign needs a closer typo: one edit, not on the first letter, which turns everyday
+            # words into one ("inflation" is not "infection", "sounds" is not "wounds").
+            found = [
+                hit for hit in found if hit[0] not in _SAFETY_VOCABULARY or (hit[1] <= 1 and hit[0][0] == word[0])
+            ]
             # Among equally near words, a dropped or doubled letter beats a changed one ("masage" is "massage",
             # not "manage"), then the word the FAQ uses most; stopwords stay first on a full tie.
             best = min(

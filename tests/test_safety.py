@@ -108,6 +108,7 @@ NEGATED = [
     "is massage a way to avoid surgery on my back",
     "could massage be an alternative to an operation",
     "how does money circulation affect inflation",
+    "that sounds like a lot, is massage enough on its own",
     "what's the right number of sessions",
     "what's the right numbr of sessions",
 ]
