@@ -38,7 +38,16 @@ def _p(*alternatives: str) -> re.Pattern[str]:
 RED_FLAGS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "numbness or tingling",
-        _p(r"numb(?!e?r)\w*", r"tingl\w*", r"pins and needles", r"no feeling in", r"cant feel my"),  # not "number"
+        _p(  # not "number"
+            r"numb(?!e?r)\w*",
+            r"tingl\w*",
+            r"pins and needles",
+            r"no feeling in",
+            r"cant feel my",
+            r"lost (?:the |all )?feeling",
+            r"no sensation",
+            r"dead leg",
+        ),
     ),
     (
         "weakness in the legs",
@@ -46,7 +55,10 @@ RED_FLAGS: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"(?:leg|legs|foot|feet|knee|knees)\s+(?:\w+\s+){0,3}(?:weak|weaker|wobbly|buckl\w*|giv\w* (?:out|way))",
             r"weak\w*\s+(?:\w+\s+){0,2}(?:leg|legs|foot|feet|knees)",
             r"foot drop",
+            r"(?:foot|leg) (?:\w+ )?drag\w*",
+            r"drag\w* my (?:foot|leg)",
             r"cant (?:walk|stand)",
+            r"(?:barely|hardly|struggl\w* to|trouble|difficulty|problems?) walk\w*",
         ),
     ),
     (
@@ -57,6 +69,7 @@ RED_FLAGS: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"incontinen\w*",
             r"(?:wet|peed|pooped|soiled) (?:myself|my pants|the bed)",
             r"cant (?:control|hold) (?:my )?(?:pee|poo|poop|urine|wee)",
+            r"(?:cant|trouble|difficulty|problems?|struggl\w* to) (?:\w+ ){0,2}(?:pee|peeing|urinat\w*|wee|weeing)",
             r"leak\w* (?:\w+\s+){0,3}(?:pee|urine|wee|poo|poop)",
             r"(?:pee|peeing|urine|wee|poo|poop)\w* (?:\w+\s+){0,2}(?:leak\w*|accident\w*|by accident|myself)",
             r"saddle",
@@ -71,6 +84,8 @@ RED_FLAGS: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"(?:high|running a|have a|got a|with a) (?:high )?temp(?:erature)?",
             r"chills",
             r"night sweats",
+            r"shiver\w*",
+            r"hot and cold",
         ),
     ),
     (
@@ -87,6 +102,10 @@ RED_FLAGS: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"landed (?:\w+\s+){0,2}(?:on|flat)",
             r"collision",
             r"whiplash",
+            r"came off (?:my|a|the) \w+",
+            r"rear ended",
+            r"tackled",
+            r"knocked (?:down|over|off)",
             r"hit by",
             r"trauma",
         ),
@@ -96,7 +115,7 @@ RED_FLAGS: tuple[tuple[str, re.Pattern[str]], ...] = (
         _p(
             r"weight loss",
             r"los(?:t|ing|e) (?:\w+\s+){0,3}(?:\d+\s*)?(?:weight|kg|kgs|kilos?|pounds|lbs|stone)",
-            r"dropp\w* (?:\w+\s+){0,2}(?:\d+\s*)?(?:weight|kg|kilos?|pounds|lbs)",
+            r"dropp\w* (?:\w+\s+){0,3}(?:\d+\s*)?(?:weight|kg|kilos?|pounds|lbs)",
         ),
     ),
     (
@@ -104,6 +123,9 @@ RED_FLAGS: tuple[tuple[str, re.Pattern[str]], ...] = (
         _p(
             r"chest\s+(?:\w+\s+){0,3}(?:pain|pains|ache|aching|tight\w*|pressure|hurts?|hurting)",
             r"(?:pain|ache|aching|tight\w*|crush\w*|pressure|heav\w*|squeez\w*)\s+(?:\w+\s+){0,4}chest",
+            r"short(?:ness)? of breath",
+            r"breathless\w*",
+            r"(?:cant|struggl\w* to|hard to|trouble) (?:catch my )?breath\w*",
         ),
     ),
     (
@@ -116,7 +138,7 @@ RED_FLAGS: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"worsening",
             r"unbearable",
             r"excruciating",
-            r"agoni\w*",
+            r"agon(?:y|i\w*)",
             r"severe",
             r"worst pain",
             r"cant (?:sleep|move|get up) (?:\w+\s+){0,2}(?:pain|hurts?)",
@@ -127,15 +149,45 @@ RED_FLAGS: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 
 CONTRAINDICATION_FLAGS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("pregnancy", _p(r"pregnan\w*", r"expecting a baby", r"trimester")),
+    (
+        "pregnancy",
+        _p(
+            r"pregnan\w*",
+            r"expecting a baby",
+            r"(?:im|i am|were|we are|shes|she is) expecting",
+            r"baby on the way",
+            r"weeks (?:along|gone)",
+            r"trimester",
+        ),
+    ),
     ("blood clots", _p(r"blood clots?", r"clots?", r"clotting", r"dvt", r"thrombo\w*", r"embolism")),
     (
         "blood thinners",
-        _p(r"blood thinners?", r"thinners", r"anticoagula\w*", r"warfarin", r"heparin", r"eliquis", r"xarelto"),
+        _p(
+            r"blood thinn\w*",
+            r"thinners",
+            r"anticoagula\w*",
+            r"warfarin",
+            r"coumadin",
+            r"heparin",
+            r"eliquis",
+            r"apixaban",
+            r"xarelto",
+            r"rivaroxaban",
+            r"dabigatran",
+            r"clopidogrel",
+            r"plavix",
+        ),
     ),
     (
         "a fracture",
-        _p(r"fractur\w*", r"broken (?:bone|bones|rib|ribs|back|spine|vertebra\w*|leg|arm)", r"broke my \w+"),
+        _p(
+            r"fractur\w*",
+            r"broken (?:bone|bones|rib|ribs|back|spine|vertebra\w*|leg|arm|hip|wrist|pelvis|collarbone)",
+            r"broke my \w+",
+            r"crack\w* (?:\w+ ){0,2}(?:bone|bones|rib|ribs|vertebra\w*|spine|hip|wrist|pelvis|collarbone)",
+            r"hairline",
+        ),
     ),
     ("osteoporosis", _p(r"osteoporo\w*", r"brittle bones?")),
     (
@@ -150,11 +202,16 @@ CONTRAINDICATION_FLAGS: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"scabs?",
             r"gash\w*",
             r"infect\w*",
+            r"cellulitis",
+            r"shingles",
+            r"abscess\w*",
+            r"boils?",
             r"rash",
             r"burns?",
         ),
     ),
-    ("recent surgery", _p(r"surgery", r"operation", r"stitches")),
+    ("recent surgery", _p(r"surgery", r"operation", r"stitches", r"spinal fusion", r"post op")),
+    ("varicose veins", _p(r"varicose")),
 )
 
 

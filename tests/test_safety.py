@@ -96,6 +96,26 @@ CONTRAINDICATIONS = {
 }
 CONTRAINDICATION_CASES = [(kind, text) for kind, texts in CONTRAINDICATIONS.items() for text in texts]
 
+# How people put warning signs in their own words; each must still reach its safety entry.
+EVERYDAY_WORDING = [
+    ("see-a-doctor", "lost feeling in my foot, can massage help my back"),
+    ("see-a-doctor", "i keep tripping because my foot drags, back pain too"),
+    ("see-a-doctor", "i can barely walk because of my back"),
+    ("see-a-doctor", "having trouble peeing and my lower back hurts"),
+    ("see-a-doctor", "i feel hot and cold and my back hurts"),
+    ("see-a-doctor", "came off my bike yesterday and my back hurts"),
+    ("see-a-doctor", "got rear-ended last week, back is stiff now"),
+    ("see-a-doctor", "dropped a lot of weight without trying, back pain"),
+    ("see-a-doctor", "short of breath and my upper back hurts"),
+    ("see-a-doctor", "my back is in agony, can massage fix it"),
+    ("contraindications", "im expecting, can i have a back massage"),
+    ("contraindications", "baby on the way, massage for back pain?"),
+    ("contraindications", "on rivaroxaban, is deep tissue ok"),
+    ("contraindications", "cracked a rib a few weeks back, fine to have my back massaged?"),
+    ("contraindications", "i have cellulitis, massage ok?"),
+    ("contraindications", "i have varicose veins, is leg massage ok"),
+]
+
 NEGATED = [
     "no fever, just a stiff back",
     "i can't fall asleep because of my back",
@@ -155,6 +175,15 @@ def test_contraindications_get_the_safety_entry(matcher: Matcher, kind: str, mes
     result = matcher.match(message)
 
     assert (result.tier, result.entry_id) == ("answer", "contraindications")
+    assert result.safety_reason is not None
+
+
+@pytest.mark.parametrize(("entry_id", "message"), EVERYDAY_WORDING)
+def test_warning_signs_in_everyday_words_get_the_safety_entry(matcher: Matcher, entry_id: str, message: str) -> None:
+    """'my foot drags', 'came off my bike', 'baby on the way' are caught as surely as the textbook words."""
+    result = matcher.match(message)
+
+    assert (result.tier, result.entry_id) == ("answer", entry_id)
     assert result.safety_reason is not None
 
 
