@@ -80,7 +80,8 @@ class _Validator:
             self.error("field 'version'", "must be an integer")
             version = 0
         synonyms = self._synonyms(data.get("synonyms", {}))
-        anchors = self._anchors(data.get("anchors", []))
+        anchors = self._words(data.get("anchors", []), "anchors")
+        off_topic = self._words(data.get("off_topic", []), "off_topic")
         entries = self._entries(data.get("entries"))
         tips = self._tips(data.get("tips"))
         self._cross_check(entries)
@@ -93,13 +94,14 @@ class _Validator:
             tips=tuple(tips),
             path=self.path,
             anchors=anchors,
+            off_topic=off_topic,
         )
 
-    def _anchors(self, raw: object) -> frozenset[str]:
+    def _words(self, raw: object, field: str) -> frozenset[str]:
         if raw is None:
             return frozenset()
         if not isinstance(raw, list) or not all(isinstance(a, str) and _WORD.match(normalise(a)) for a in raw):
-            self.error("field 'anchors'", "must be a list of single words")
+            self.error(f"field '{field}'", "must be a list of single words")
             return frozenset()
         return frozenset(normalise(a) for a in raw)
 

@@ -165,6 +165,7 @@ class Matcher:
                 vocabulary.update(words)
         self._uses = Counter(itertools.chain.from_iterable(map(str.split, full_text)))  # how often each word is used
         self._anchors = frozenset(stem(word) for word in faq.anchors)
+        self._off_topic = faq.off_topic
         for values in self._synonyms.values():
             surface.update(values)
         surface.update(_SAFETY_VOCABULARY)
@@ -383,6 +384,8 @@ class Matcher:
     def _rank(self, query: _Query) -> list[tuple[str, float]]:
         if not query.words:
             return self._fallback(query.text) if query.unknown == 0 else []
+        if not self._off_topic.isdisjoint(query.text.split()):
+            return []  # a job, a gadget, a pet: not what the FAQ is about, whatever else the message says
         if self._anchors and not self._anchors.intersection(query.words):
             refers = not REFERENCES.isdisjoint(query.text.split())  # "it", "one", "you": a follow-up or the bot
             if query.unknown >= len(query.words) and not refers:

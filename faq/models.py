@@ -69,6 +69,7 @@ class Faq:
     tips: tuple[Tip, ...]
     path: Path | None = None
     anchors: frozenset[str] = frozenset()  # words that tie a message to the FAQ's subject (see the matcher)
+    off_topic: frozenset[str] = frozenset()  # words that mark a message as about something else
     by_id: dict[str, Entry] = field(init=False, repr=False, compare=False)
     tips_by_id: dict[str, Tip] = field(init=False, repr=False, compare=False)
 

@@ -113,7 +113,7 @@ RED_FLAGS: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"hit (?:my back|the ground|the floor)",
             r"(?:car|bike) wreck",
             r"fender bender",
-            r"knocked (?:down|over|off)",
+            r"knocked (?:\w+ )?(?:down|over|off)",
             r"hit by",
             r"trauma",
         ),

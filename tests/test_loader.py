@@ -194,6 +194,13 @@ def test_anchors_must_be_single_words(tmp_path: Path) -> None:
     assert errors_of(tmp_path, text) == [f"{tmp_path / 'faq.yaml'}: field 'anchors': must be a list of single words"]
 
 
+def test_off_topic_words_must_be_single_words(tmp_path: Path) -> None:
+    """The optional off_topic list holds single words too, and says so by name when it does not."""
+    text = faq_yaml().replace("version: 1", "version: 1\noff_topic: [dog, {a: b}]")
+
+    assert errors_of(tmp_path, text) == [f"{tmp_path / 'faq.yaml'}: field 'off_topic': must be a list of single words"]
+
+
 def test_anchors_load_normalised() -> None:
     """Anchors load lowercased into a set, and the shipped FAQ names massage among them."""
     faq = parse_faq(faq_yaml().replace("version: 1", "version: 1\nanchors: [Massage, BACK]"))

@@ -304,6 +304,29 @@ def test_topic_words_need_the_subject_or_a_word_standing_in_for_it(
 
 
 @pytest.mark.parametrize(
+    "message",
+    [
+        "best massage chair under $500",
+        "my dog keeps scratching his back, what do I do",
+        "massage therapist salary per year",
+        "is a massage gun worth buying",
+    ],
+)
+def test_gadgets_careers_and_pets_are_declined(matcher: Matcher, message: str) -> None:
+    """Messages about massage gadgets, jobs or animals share words with the FAQ but are not what it answers."""
+    result = matcher.match(message)
+
+    assert (result.tier, result.entry_id) == ("none", None)
+
+
+def test_a_warning_sign_still_wins_over_an_off_topic_word(matcher: Matcher) -> None:
+    """'my dog knocked me over' is about a fall, so the see-a-doctor answer comes first."""
+    result = matcher.match("my dog knocked me over and now my back really hurts")
+
+    assert (result.tier, result.entry_id) == ("answer", "see-a-doctor")
+
+
+@pytest.mark.parametrize(
     ("message", "entry_id"),
     [
         ("dose masage help with bak pain", "back-pain-benefits"),
@@ -337,7 +360,7 @@ def test_phrases_in_the_synonym_table_are_read_as_a_whole(matcher: Matcher, mess
 
 def test_did_you_mean_offers_a_real_choice(matcher: Matcher) -> None:
     """The suggest tier always carries two or three candidates, the best one first."""
-    result = matcher.match("massage chair")
+    result = matcher.match("massage oil")
 
     assert result.tier == "suggest"
     assert 2 <= len(result.suggestions) <= 3
