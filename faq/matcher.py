@@ -48,6 +48,7 @@ TOP = 5  # entries `_rank` returns
 LARGE_CANDIDATES = 300  # in a large FAQ, the entries a message is compared with phrasing by phrasing
 FALLBACK_SCORE = 86.0
 EVIDENCE_CAP = 9.0
+WORDING_MAX_WORDS = 12  # messages up to this long are also compared word for word with every phrasing
 MIN_EVIDENCE = 1.0
 
 STOPWORDS = frozenset(
@@ -151,14 +152,12 @@ class Matcher:
         surface: set[str] = set(self._synonyms)
         surface.update(word for phrase in phrases for word in phrase.split())  # so typos in them are corrected
         content_of = _PerWord(lambda word: self._content([word]))  # a large FAQ repeats its words a lot
-        max_words = 0
         for index, entry in enumerate(faq.entries):
             vocabulary = entry_words[index]
             for text in entry.keys:
                 raw = self._rephrased_words(text)
                 surface.update(raw)
                 words = list(itertools.chain.from_iterable(map(content_of.__getitem__, raw)))
-                max_words = max(max_words, len(raw))
                 full_text.append(text)
                 doc_words.append(words)
                 doc_owner.append(index)
@@ -194,7 +193,6 @@ class Matcher:
         self._full_text = full_text
         # The loader guarantees a normalised phrasing belongs to one entry only.
         self._exact = {text: self._ids[owner] for text, owner in zip(full_text, doc_owner, strict=True) if text}
-        self._max_words = max_words if full_text else 1
         self._docs_of: list[range] = []  # each entry's phrasings, which sit side by side
         for entry in faq.entries:
             start = self._docs_of[-1].stop if self._docs_of else 0
@@ -413,7 +411,7 @@ class Matcher:
         # Unknown words stay in the fuzzy needle: "therapist near me" is not "therapist".
         needle = " ".join(sorted(query.words + query.unknown_words[:MAX_UNKNOWN_WORDS]))
         # Short messages also compare word for word, so "what is a massage" finds "What is massage?".
-        wording_text = query.text if len(query.text.split()) <= self._max_words else None
+        wording_text = query.text if len(query.text.split()) <= WORDING_MAX_WORDS else None
         ranked = self._top(coverage, total, needle, wording_text)
         return [(self._ids[i], s) for i, s in ranked]
 
