@@ -212,20 +212,25 @@ class Matcher:
     def _rephrased_words(self, text: str) -> list[str]:
         """Return the words of normalised text, the synonym table's phrases rewritten ("how much" -> "cost")."""
         words = text.split()
-        if self._phrases.keys().isdisjoint(words):
+        phrases = self._phrases
+        if phrases.keys().isdisjoint(words):
             return words
         result: list[str] = []
-        at, size = 0, len(words)
-        while at < size:
-            for rest, replacement in self._phrases.get(words[at], ()):
+        done = 0  # words before this are in `result` or were part of a phrase
+        for at in [at for at, word in enumerate(words) if word in phrases]:
+            if at < done:
+                continue
+            for rest, replacement in phrases[words[at]]:
                 end = at + 1 + len(rest)
-                if end <= size and all(word in forms for word, forms in zip(words[at + 1 : end], rest, strict=True)):
-                    result.extend(replacement)
-                    at = end
+                following = words[at + 1 : end]
+                if len(following) == len(rest) and all(map(frozenset.__contains__, rest, following)):
+                    result += words[done:at]
+                    result += replacement
+                    done = end
                     break
-            else:
-                result.append(words[at])
-                at += 1
+        if not done:
+            return words
+        result += words[done:]
         return result
 
     def _mapped(self, word: str) -> list[str]:
