@@ -142,6 +142,10 @@ class Matcher:
             forms = [frozenset(word + ending for ending in _ENDINGS) for word in phrase.split()]
             for first in forms[0]:
                 self._phrases[first].append((tuple(forms[1:]), faq.synonyms[phrase].split()))
+        # First words are often common ("how", "in"); last words seldom are, so both are looked for at once.
+        self._phrase_ends = frozenset(
+            word + ending for phrase in phrases for word in phrase.split()[-1:] for ending in _ENDINGS
+        )
         self._corrections: dict[str, str | None] = {}
         self._near: dict[tuple[str, int, float], list[str]] = {}
 
@@ -213,7 +217,7 @@ class Matcher:
         """Return the words of normalised text, the synonym table's phrases rewritten ("how much" -> "cost")."""
         words = text.split()
         phrases = self._phrases
-        if phrases.keys().isdisjoint(words):
+        if phrases.keys().isdisjoint(words) or self._phrase_ends.isdisjoint(words):
             return words
         result: list[str] = []
         done = 0  # words before this are in `result` or were part of a phrase
@@ -252,9 +256,7 @@ class Matcher:
         if len(word) in (3, 4) and word.isalpha():
             # Three or four letters: only a missing or extra letter ("bak" -> "back", "hart" -> "heart"); a
             # changed letter too often makes another real word ("bank" -> "back", "lost" -> "cost").
-            best = process.extractOne(
-                word, self._targets_near(len(word), 85.0), scorer=fuzz.ratio, score_cutoff=85.0
-            )
+            best = process.extractOne(word, self._targets_near(len(word), 85.0), scorer=fuzz.ratio, score_cutoff=85.0)
             if best is None:
                 # Two letters swapped keeps every letter, so it cannot make another word the way a changed
                 # letter does ("thsi" -> "this", "bakc" -> "back").
@@ -271,9 +273,7 @@ class Matcher:
             )
             # A warning sign needs a closer typo: one edit, not on the first letter, which turns everyday
             # words into one ("inflation" is not "infection", "sounds" is not "wounds").
-            found = [
-                hit for hit in found if hit[0] not in _SAFETY_VOCABULARY or (hit[1] <= 1 and hit[0][0] == word[0])
-            ]
+            found = [hit for hit in found if hit[0] not in _SAFETY_VOCABULARY or (hit[1] <= 1 and hit[0][0] == word[0])]
             # Among equally near words, a dropped or doubled letter beats a changed one ("masage" is "massage",
             # not "manage"), then the word the FAQ uses most; stopwords stay first on a full tie.
             best = min(
