@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from faq.evaluation import evaluate, load_cases, percent
 from faq.loader import load_faq
-from faq.matcher import Matcher, MatchResult
+from faq.matcher import STOPWORDS, Matcher, MatchResult
 from faq.models import Faq
 from tests.conftest import DEV_SET
 
@@ -236,6 +236,16 @@ def test_chat_filler_and_follow_up_words_do_not_decline_a_question(
     result = matcher.match(message)
 
     assert (result.tier, result.entry_id) == ("answer", entry_id)
+
+
+def test_every_synonym_leads_to_a_word_that_counts(faq: Faq) -> None:
+    """A synonym whose target is a filler word would silently drop the user's word ("reason" -> "cause").
+
+    Only chat shorthand for filler words ("u" -> "you", "bc" -> "because") may do that, on purpose.
+    """
+    lost = {key: value for key, value in faq.synonyms.items() if all(w in STOPWORDS for w in value.split())}
+
+    assert all(len(key) <= 3 for key in lost), lost
 
 
 def test_an_inflected_misspelling_of_a_synonym_still_maps(matcher: Matcher) -> None:
