@@ -10,7 +10,7 @@ import json
 import math
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -35,19 +35,7 @@ TOKEN = "123456:TEST-token"
 CHAT = 4242
 
 
-@pytest.fixture(autouse=True)
-def _loopback_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Keep httpx off any proxy and let PTB return timedeltas without deprecation warnings."""
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    monkeypatch.setenv("PTB_TIMEDELTA", "true")
-
-
-@pytest.fixture
-def tg() -> Iterator[FakeTelegram]:
-    with FakeTelegram() as fake:
-        yield fake
+pytestmark = pytest.mark.usefixtures("loopback_env")
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 from telegram import Bot
@@ -18,19 +18,7 @@ TOKEN = "123456:HTTP-transport-sentinel-token"
 CHAT = 5150
 
 
-@pytest.fixture(autouse=True)
-def _loopback_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Keep the transport off any proxy, as on a real loopback test machine."""
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    monkeypatch.setenv("PTB_TIMEDELTA", "true")
-
-
-@pytest.fixture
-def tg() -> Iterator[FakeTelegram]:
-    with FakeTelegram() as fake:
-        yield fake
+pytestmark = pytest.mark.usefixtures("loopback_env")
 
 
 def make_bot(tg: FakeTelegram, connections: int = 4, read_timeout: float = 5.0) -> Bot:
