@@ -25,6 +25,7 @@ import operator
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 from rapidfuzz import fuzz, process
@@ -36,6 +37,7 @@ from faq.models import Faq
 from faq.text import normalise, stem
 
 Tier = Literal["answer", "suggest", "none"]
+COMMON_WORDS_PATH = Path(__file__).with_name("common_words.txt")
 
 ANSWER_SCORE = 52.0
 SUGGEST_SCORE = 40.0
@@ -335,6 +337,10 @@ class Matcher:
                 continue
             if word not in self._known and stem(word) not in self._known:
                 correction = self._correct(word)
+                if word in COMMON_WORDS and correction not in STOPWORDS:
+                    # An everyday word is meant as typed ("seat" is not "set"), unless it is a slip for a filler
+                    # word ("dose" for "does"): the FAQ just does not use it.
+                    correction = None
                 if correction is None:
                     query.unknown_words.append(stem(word))
                     fixed.append(word)
@@ -508,6 +514,11 @@ class Matcher:
             self._fallbacks[text] = result
         return result
 
+
+# The most frequent English words (tools/gen_common_words.py): never typo-corrected into an FAQ word.
+COMMON_WORDS = frozenset(
+    line for line in COMMON_WORDS_PATH.read_text(encoding="utf-8").splitlines() if line and not line.startswith("#")
+)
 
 # Interjections carry no meaning; the whole-wording fallback ignores them ("wait who even are u").
 FILLER = frozenset(

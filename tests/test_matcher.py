@@ -238,6 +238,20 @@ def test_chat_filler_and_follow_up_words_do_not_decline_a_question(
     assert (result.tier, result.entry_id) == ("answer", entry_id)
 
 
+def test_everyday_words_are_not_corrected_into_faq_words(matcher: Matcher) -> None:
+    """'boots' is one letter swap from the FAQ's 'boost', but it is an everyday word: it counts against a match."""
+    result = matcher.match("how to stretch leather boots that are too stiff")
+
+    assert (result.tier, result.entry_id) == ("none", None)
+
+
+def test_an_everyday_word_may_still_be_a_slip_for_a_filler_word(matcher: Matcher) -> None:
+    """'dose' is a real word, yet in 'dose masage help' it is 'does', so the question is still answered."""
+    result = matcher.match("dose masage help with bak pain")
+
+    assert (result.tier, result.entry_id) == ("answer", "back-pain-benefits")
+
+
 def test_every_synonym_leads_to_a_word_that_counts(faq: Faq) -> None:
     """A synonym whose target is a filler word would silently drop the user's word ("reason" -> "cause").
 
