@@ -40,7 +40,7 @@ Tier = Literal["answer", "suggest", "none"]
 COMMON_WORDS_PATH = Path(__file__).with_name("common_words.txt")
 
 ANSWER_SCORE = 52.0
-SUGGEST_SCORE = 40.0
+SUGGEST_SCORE = 45.0
 KEYWORD_WEIGHT = 0.7
 UNKNOWN_WORD_WEIGHT = 2.5
 MAX_UNKNOWN_WORDS = 4  # a long, chatty message is not declined just for its chatter

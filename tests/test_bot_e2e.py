@@ -325,7 +325,14 @@ def test_thumbs_down_is_acknowledged_and_offers_topics(chat: Chat) -> None:
     assert all(d.startswith("t:") for d in buttons(offer))
 
 
-SUGGEST_CANDIDATES = ["massage oil", "heart stress", "help me", "how does it work", "does it work"]
+SUGGEST_CANDIDATES = [
+    "my back is killing me rn would a massage even do anything",
+    "massage oil",
+    "heart stress",
+    "help me",
+    "how does it work",
+    "does it work",
+]
 
 
 def test_unclear_question_asks_did_you_mean_with_buttons(chat: Chat) -> None:
