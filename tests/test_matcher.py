@@ -334,10 +334,12 @@ def test_topic_words_need_the_subject_or_a_word_standing_in_for_it(
         "my dog keeps scratching his back, what do I do",
         "massage therapist salary per year",
         "is a massage gun worth buying",
+        "how do I become a licensed massage therapist",
+        "best way to massage kale for a salad",
     ],
 )
 def test_gadgets_careers_and_pets_are_declined(matcher: Matcher, message: str) -> None:
-    """Messages about massage gadgets, jobs or animals share words with the FAQ but are not what it answers."""
+    """Messages about massage gadgets, careers, animals or cooking share words with the FAQ but are not its subject."""
     result = matcher.match(message)
 
     assert (result.tier, result.entry_id) == ("none", None)
