@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import string
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -301,6 +302,19 @@ def test_dev_set_floor(matcher: Matcher) -> None:
     """On the dev set: in-domain top-1 >= 92%, out-of-scope declined >= 90%, red flags 100%."""
     report = evaluate(matcher, load_cases(DEV_SET))
 
+    assert percent(report.in_domain) >= 92.0
+    assert percent(report.out_of_scope) >= 90.0
+    assert percent(report.red_flags) == 100.0
+
+
+HELD_OUT = sorted((Path(__file__).parent.parent / "bench" / "data").glob("holdout*.yaml"))
+
+
+def test_held_out_floor(matcher: Matcher) -> None:
+    """On all held-out sets together (900+ messages): in-domain >= 92%, declined >= 90%, red flags 100%."""
+    report = evaluate(matcher, [case for path in HELD_OUT for case in load_cases(path)])
+
+    assert len(HELD_OUT) >= 6
     assert percent(report.in_domain) >= 92.0
     assert percent(report.out_of_scope) >= 90.0
     assert percent(report.red_flags) == 100.0
