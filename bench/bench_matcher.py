@@ -1,7 +1,7 @@
 """Benchmark the FAQ matcher against a plain rapidfuzz baseline, on the shipped FAQ and on 10,000 entries.
 
-Run from the repository root: `python bench/bench_matcher.py` (two to three minutes, most of it PyYAML
-parsing the large file). Every figure for the project's Matcher is printed beside the baseline's, measured
+Run from the repository root: `python bench/bench_matcher.py` (a minute or two, most of it the baseline's
+queries on the large FAQ). Every figure for the project's Matcher is printed beside the baseline's, measured
 in the same run, and beside its target. Times are wall-clock, so a busy machine inflates them.
 
 The baseline is what one would write first: `process.extractOne(q, every question and variant,
