@@ -2,14 +2,17 @@
 
 How a message is scored:
 1. Normalise it (`faq.text`), keep the first few hundred characters, split into words.
-2. Map each word through the synonym table; a word the FAQ never uses is typo-corrected against the
-   FAQ's vocabulary with rapidfuzz (`extractOne` + `score_cutoff`), then mapped again and stemmed.
+2. Rewrite the synonym table's phrases ("how much" -> cost), map each word through it; a word the FAQ never
+   uses is typo-corrected against the FAQ's vocabulary with rapidfuzz (`extract` + `score_cutoff`), then
+   mapped again and stemmed. An everyday English word (faq/common_words.txt) is never "corrected" into an
+   FAQ word: "seat" is not "set".
 3. Drop filler words. The rest are weighted by inverse entry frequency, so "back" or "massage", which
    every entry mentions, barely count, while "kidney" or "sleep" decide.
 4. Keyword coverage: the share of the message's weight that an entry's vocabulary explains. Words the
    FAQ does not know count against every entry, which is what declines "kidney beans recipe". A message
    with several topic words but none of the FAQ's anchors (massage, back, therapist, ...) and no "it"
-   standing in for one is about another subject ("cost of living in london") and is declined.
+   standing in for one is about another subject ("cost of living in london") and is declined, as is one
+   with an off-topic word from the FAQ file (a massage chair, a career, a pet).
 5. Fuzzy similarity of the whole message against every phrasing of every entry, with rapidfuzz
    `process.extract`, catches word order and near-misses that keywords alone would not.
 6. The blend decides the tier: answer, suggest (close candidates) or none.
@@ -394,10 +397,11 @@ class Matcher:
     def _rank(self, query: _Query) -> list[tuple[str, float]]:
         if not query.words:
             return self._fallback(query.text) if query.unknown == 0 else []
-        if not self._off_topic.isdisjoint(query.text.split()):
-            return []  # a job, a gadget, a pet: not what the FAQ is about, whatever else the message says
+        said = query.text.split()
+        if not self._off_topic.isdisjoint(said):
+            return []  # a career, a gadget, a pet: not what the FAQ is about, whatever else the message says
         if self._anchors and not self._anchors.intersection(query.words):
-            refers = not REFERENCES.isdisjoint(query.text.split())  # "it", "one", "you": a follow-up or the bot
+            refers = not REFERENCES.isdisjoint(said)  # "it", "one", "you": a follow-up, or the bot itself
             if query.unknown >= len(query.words) and not refers:
                 return []  # words the FAQ never uses, and nothing about massage or backs: another subject
             if len(set(query.words)) >= 2 and not refers:
