@@ -73,7 +73,7 @@ STOPWORDS = frozenset(
     around every anybody somebody everyone thats theres theyre im ive ill hes shes wed
     instead typical typically usual usually normal normally generally til till time times long last
     people person folks stuff yo fr ngl smh omg bruh bro tf af lmao haha imo imho btw dude mate down
-    keep keeps kept wtf up
+    keep keeps kept wtf up nah nope yep yea
     """.split()
 )
 
