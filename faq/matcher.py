@@ -113,6 +113,7 @@ class _Query:
         return len(self.unknown_words)
 
     text: str = ""  # normalised text with corrections applied, for the safety check
+    typed: str = ""  # normalised text as typed, before phrases are rewritten: the user's own wording
 
 
 class _PerWord(dict[str, list[str]]):
@@ -310,8 +311,10 @@ class Matcher:
         return near
 
     def _parse(self, text: str) -> _Query:
-        raw = self._rephrased_words(normalise(text))
+        typed = normalise(text)
+        raw = self._rephrased_words(typed)
         query = self._read(raw)
+        query.typed = typed
         words = query.text.split()
         if words != raw and self._phrases:
             # A typo inside a phrase ("side efects", "how mcuh") hid it: read the corrected words once more.
@@ -319,6 +322,7 @@ class Matcher:
             if rephrased != words:
                 again = self._read(rephrased)
                 again.corrected |= query.corrected
+                again.typed = typed
                 return again
         return query
 
@@ -427,7 +431,7 @@ class Matcher:
         # Unknown words stay in the fuzzy needle: "therapist near me" is not "therapist".
         needle = " ".join(sorted(query.words + query.unknown_words[:MAX_UNKNOWN_WORDS]))
         # Short messages also compare word for word, so "what is a massage" finds "What is massage?".
-        wording_text = query.text if len(query.text.split()) <= WORDING_MAX_WORDS else None
+        wording_text = query.typed if len(query.typed.split()) <= WORDING_MAX_WORDS else None
         ranked = self._top(coverage, total, needle, wording_text)
         return [(self._ids[i], s) for i, s in ranked]
 

@@ -239,6 +239,13 @@ def test_chat_filler_and_follow_up_words_do_not_decline_a_question(
     assert (result.tier, result.entry_id) == ("answer", entry_id)
 
 
+def test_the_users_own_wording_breaks_a_tie(matcher: Matcher) -> None:
+    """'when to see a doctor' shares its one topic word with the disclaimer, but its wording is see-a-doctor's."""
+    result = matcher.match("when to see a doctor")
+
+    assert (result.tier, result.entry_id) == ("answer", "see-a-doctor")
+
+
 def test_everyday_words_are_not_corrected_into_faq_words(matcher: Matcher) -> None:
     """'boots' is one letter swap from the FAQ's 'boost', but it is an everyday word: it counts against a match."""
     result = matcher.match("how to stretch leather boots that are too stiff")
