@@ -387,9 +387,10 @@ class Matcher:
         best = min(best, 100.0)  # a message matching more than EVIDENCE_CAP of an entry's words scores past 100
         if best >= ANSWER_SCORE:
             return MatchResult(shown, "answer", best_id, best)
-        close = tuple(i for i, s in ranked[:3] if s >= SUGGEST_SCORE - 8)
+        close = tuple(i for i, s in ranked[:3] if s >= max(SUGGEST_SCORE, best) - 8)
         if best >= SUGGEST_SCORE and len(close) >= 2:
-            # "Did you mean" needs a real choice: one weak candidate alone is a decline, not a question.
+            # "Did you mean" needs a real choice, candidates nearly as good as the best: one weak candidate
+            # alone is a decline, not a question.
             return MatchResult(shown, "suggest", best_id, best, suggestions=close)
         return MatchResult(shown, "none", None, best)
 
