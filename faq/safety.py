@@ -236,7 +236,20 @@ CONTRAINDICATION_FLAGS: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"sunburn\w*",
         ),
     ),
-    ("recent surgery", _p(r"surgery", r"operation", r"stitches", r"spinal fusion", r"post op")),
+    (
+        # Surgery had, coming or healing; not surgery someone hopes massage spares them ("rather than an operation").
+        "recent surgery",
+        _p(
+            r"(?:had|have had|having|need|needs|needed|getting|got|scheduled for|waiting for|booked for|recovering"
+            r" from|after|since|post) (?:\w+ ){0,3}(?:surgery|surgeries|operation|operations|op)",
+            r"(?:surgery|operation|op) (?:\w+ ){0,3}(?:ago|last (?:week|month|year)|next (?:week|month))",
+            r"recent (?:\w+ )?(?:surgery|operation)",
+            r"stitches",
+            r"spinal fusion",
+            r"post op",
+            r"surgical",
+        ),
+    ),
     ("varicose veins", _p(r"varicose")),
 )
 

@@ -123,6 +123,9 @@ EVERYDAY_WORDING = [
     ("contraindications", "cracked a rib a few weeks back, fine to have my back massaged?"),
     ("contraindications", "i have cellulitis, massage ok?"),
     ("contraindications", "i have varicose veins, is leg massage ok"),
+    ("contraindications", "i had back surgery in march, is massage ok now"),
+    ("contraindications", "having an operation on my spine next week, massage before that?"),
+    ("contraindications", "my op was three weeks ago, can i get a massage"),
 ]
 
 NEGATED = [
@@ -136,6 +139,8 @@ NEGATED = [
     "the pain isn't getting worse, can i get a massage",
     "is massage a way to avoid surgery on my back",
     "could massage be an alternative to an operation",
+    "i would rather not have an operation or swallow tablets, is massage another way",
+    "the family wants something that doesnt mean more drugs or an operation",
     "how does money circulation affect inflation",
     "that sounds like a lot, is massage enough on its own",
     "what's the right number of sessions",
