@@ -141,6 +141,7 @@ class Matcher:
     def _index(self, faq: Faq) -> None:
         self._ids = [e.id for e in faq.entries]
         self._synonyms = {k: v.split() for k, v in faq.synonyms.items() if " " not in k}
+        self._shorthand = {k: v[0] for k, v in self._synonyms.items() if len(v) == 1 and v[0] in STOPWORDS}
         # Phrases ("how much", "nod off") are rewritten as a whole before words are looked at, longest first;
         # each word may carry an ending ("breaking the bank"). Keyed by the forms of their first word.
         phrases = sorted((k for k in faq.synonyms if " " in k), key=lambda p: (len(p.split()), len(p)), reverse=True)
@@ -311,9 +312,10 @@ class Matcher:
         return near
 
     def _parse(self, text: str) -> _Query:
-        typed = normalise(text)
-        raw = self._rephrased_words(typed)
+        normalised = normalise(text)
+        raw = self._rephrased_words(normalised)
         query = self._read(raw)
+        typed = " ".join(self._shorthand.get(word, word) for word in normalised.split())  # "r u" reads "are you"
         query.typed = typed
         words = query.text.split()
         if words != raw and self._phrases:
@@ -336,9 +338,7 @@ class Matcher:
             if negated and word in _SAFETY_VOCABULARY:
                 fixed.append(word)  # "no fall or anything" is not about falls
                 continue
-            shorthand = self._synonyms.get(word)
-            if shorthand is not None and len(shorthand) == 1 and shorthand[0] in STOPWORDS:
-                word = shorthand[0]  # "u" -> "you", so the whole-wording fallback sees real words
+            word = self._shorthand.get(word, word)  # "u" -> "you", so the whole-wording fallback sees real words
             if word in STOPWORDS:
                 fixed.append(word)
                 continue
