@@ -247,7 +247,7 @@ CONTRAINDICATION_FLAGS: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"stitches",
             r"spinal fusion",
             r"post op",
-            r"surgical",
+            r"surgical (?:scar|wound|site)",
         ),
     ),
     ("varicose veins", _p(r"varicose")),
