@@ -113,6 +113,7 @@ class _Query:
         return len(self.unknown_words)
 
     text: str = ""  # normalised text with corrections applied, for the safety check
+    normalised: str = ""  # the message normalised, nothing else: for the exact-phrasing lookup and safety
     typed: str = ""  # normalised text as typed, before phrases are rewritten: the user's own wording
 
 
@@ -315,8 +316,6 @@ class Matcher:
         normalised = normalise(text)
         raw = self._rephrased_words(normalised)
         query = self._read(raw)
-        typed = " ".join(self._shorthand.get(word, word) for word in normalised.split())  # "r u" reads "are you"
-        query.typed = typed
         words = query.text.split()
         if words != raw and self._phrases:
             # A typo inside a phrase ("side efects", "how mcuh") hid it: read the corrected words once more.
@@ -324,8 +323,9 @@ class Matcher:
             if rephrased != words:
                 again = self._read(rephrased)
                 again.corrected |= query.corrected
-                again.typed = typed
-                return again
+                query = again
+        query.normalised = normalised
+        query.typed = " ".join(self._shorthand.get(word, word) for word in normalised.split())  # "r u": "are you"
         return query
 
     def _read(self, raw: list[str]) -> _Query:
@@ -368,7 +368,7 @@ class Matcher:
         """Return the best entry for `text`, some candidates, or a decline. Never raises."""
         shown = text[:200]
         query = self._parse(text)
-        normalised = normalise(text)
+        normalised = query.normalised
         # The message as typed too: a typo fix can turn a warning sign into another word ("weaker" -> "wake").
         flag = safety.check(query.text) or (safety.check(normalised) if normalised != query.text else None)
         if flag is None:
