@@ -17,6 +17,7 @@ DAILY_PRESETS = ("08:00", "12:00", "18:00", "21:00")
 
 Action = Literal[
     "answer",  # a:<entry id>
+    "source",  # s:<entry id>
     "topics",  # m
     "topic",  # t:<topic>
     "benefits",  # b
@@ -41,7 +42,7 @@ _FIXED: dict[str, Action] = {
     "fg:yes": "forget_yes",
     "fg:no": "forget_no",
 }
-_PREFIXED: dict[str, Action] = {"a": "answer", "t": "topic", "f+": "feedback_up", "f-": "feedback_down"}
+_PREFIXED: dict[str, Action] = {"a": "answer", "s": "source", "t": "topic", "f+": "feedback_up", "f-": "feedback_down"}
 _CODE = {action: code for code, action in _FIXED.items()} | {action: code for code, action in _PREFIXED.items()}
 _ARG = re.compile(r"^[a-z0-9-]{1,48}$")
 

@@ -24,6 +24,7 @@ from bot.storage import Store
 from faq.loader import FaqError, load_faq
 from faq.matcher import Matcher, MatchResult
 from faq.models import TOPIC_TITLES, TOPICS, Entry, Faq, Tip
+from faq.passages import passage, read_material
 from faq.text import normalise
 from faq.tips import tip_of_the_day, unseen_tip
 
@@ -111,6 +112,7 @@ class Knowledge:
     """The FAQ and its matcher; replaced as a whole by /reload, so readers never see half of each."""
 
     faq: Faq
+    material: str | None = None  # the article the FAQ is built on, when it lies beside the FAQ file
     matcher: Matcher = field(init=False)
 
     def __post_init__(self) -> None:
@@ -118,8 +120,15 @@ class Knowledge:
 
     @classmethod
     def load(cls, path: Path) -> Knowledge:
-        """Load and index an FAQ file (raises FaqError)."""
-        return cls(load_faq(path))
+        """Load and index an FAQ file, checking its sources against the material beside it (raises FaqError)."""
+        material = read_material(path)
+        return cls(load_faq(path, material=material), material)
+
+    def passage(self, entry: Entry) -> str | None:
+        """Return the passage of the material an entry's answer rests on, or None (general guidance, no material)."""
+        if entry.is_general_guidance or self.material is None:
+            return None
+        return passage(self.material, entry.source)
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,6 +256,8 @@ class Conversation:
         if press.action == "answer":
             entry = self.faq.by_id[press.arg]
             return Response((self._answer(entry, edit=True),))
+        if press.action == "source":
+            return Response((self._source_reply(self.faq.by_id[press.arg]),))
         if press.action == "topics":
             return Response((self._topics_reply(edit=True),))
         if press.action == "topic":
@@ -314,8 +325,26 @@ class Conversation:
                 Button("👎 Not helpful", callbacks.encode("feedback_down", entry.id)),
             )
         )
-        rows.append((Button(f"⬅️ {TOPIC_TITLES[entry.topic]}", callbacks.encode("topic", entry.topic)),))
+        last = [Button(f"⬅️ {TOPIC_TITLES[entry.topic]}", callbacks.encode("topic", entry.topic))]
+        if self.knowledge.passage(entry) is not None:
+            last.append(Button("📖 Source", callbacks.encode("source", entry.id)))
+        rows.append(tuple(last))
         return Reply(self._answer_text(entry), tuple(rows), edit=edit)
+
+    def _source_reply(self, entry: Entry) -> Reply:
+        quoted = self.knowledge.passage(entry)
+        if quoted is None:  # an answer that was reloaded into general guidance since the button was sent
+            text = (
+                f"📖 <b>Source</b>\nThe answer to <i>{esc(entry.question)}</i> is general guidance, "
+                "not a passage of the article. /about says more."
+            )
+            return Reply(text)
+        text = (
+            f"📖 <b>Source</b> for <i>{esc(entry.question)}</i>\n"
+            "This answer rests on this passage of the article the bot is built on (/about describes it), "
+            f"quoted word for word:\n\n<blockquote>{esc(quoted)}</blockquote>"
+        )
+        return Reply(fit(text))
 
     def _safety_answer(self, entry: Entry, result: MatchResult) -> Reply:
         lead = (
@@ -366,7 +395,7 @@ class Conversation:
         rows = tuple((Button(button_label(e.question), callbacks.encode("answer", e.id)),) for e in entries)
         text = (
             "💆 <b>Benefits of massage for back pain</b>\n"
-            "According to the source material, massage can help in these ways. Tap one to read more:"
+            "How massage can help a sore back, and how sure we can be. Tap one to read more:"
         )
         return Reply(text, (*rows, self._topics_row()), edit=edit)
 
@@ -409,9 +438,14 @@ class Conversation:
     def _about(self, who: Sender) -> Response:
         text = (
             "<b>About this bot</b>\n"
-            "The answers about massage come from a short article on massage therapy for back pain; each "
-            "answer is backed by a phrase of it. Safety answers (warning signs, when to avoid massage) are "
-            "well-established general guidance and are marked as such.\n\n"
+            "I'm a FAQ bot, not a person. My answers about what massage does come from one short article, "
+            "<i>massage therapy for back pain</i>, a general-audience piece that praises massage. Each of "
+            "those answers rests on a passage of it, which its 📖 Source button shows word for word. Where "
+            "the article claims more than research supports (flushing out waste products, heart health), "
+            "I say that it is the article's claim and that the evidence is thin.\n\n"
+            "The other answers (warning signs, when to avoid massage, what the evidence says, first "
+            "sessions, soreness, self-care, lifting) are well-established general guidance, written for "
+            "this bot and marked as such.\n\n"
             f"<b>{DISCLAIMER}</b> I am a FAQ bot, not a doctor or therapist, and I can't examine you. "
             "For severe, unusual or worsening pain, see a doctor."
         )

@@ -14,7 +14,7 @@ from tests.fake_telegram import FakeTelegram
 
 DATA = Path(__file__).with_name("data")
 DEV_SET = DATA / "dev.yaml"  # a copy of shared/eval/dev.yaml
-MATERIAL = DATA / "material.txt"  # a copy of shared/material/back-pain-massage.txt
+MATERIAL = DEFAULT_FAQ_PATH.with_name("material.txt")  # the article the FAQ is built on, beside it
 
 
 @pytest.fixture(scope="session")

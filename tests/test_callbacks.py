@@ -110,3 +110,10 @@ def test_decode_never_raises_and_only_accepts_what_encode_makes(data: str) -> No
     press = decode(data, FAQ)
     if press is not None:
         assert encode(press.action, press.arg) == data
+
+
+def test_source_button_names_an_entry_and_goes_stale_with_it() -> None:
+    """A 📖 Source button carries its entry's id; once the entry is gone, the press is stale, not a crash."""
+    assert encode("source", "waste-products") == "s:waste-products"
+    assert decode("s:waste-products", FAQ) == Press("source", "waste-products")
+    assert decode("s:no-such-entry", FAQ) is None

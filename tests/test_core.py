@@ -114,7 +114,96 @@ async def test_answer_tier_shape(conversation: Conversation, question: str) -> N
         f"f+:{entry.id}",
         f"f-:{entry.id}",
         f"t:{entry.topic}",
+        *([] if entry.is_general_guidance else [f"s:{entry.id}"]),
     ]
+
+
+MATERIAL_TEXT = DEFAULT_FAQ_PATH.with_name("material.txt").read_text(encoding="utf-8")
+ARTICLE_ENTRIES = [e.id for e in FAQ.entries if not e.is_general_guidance]
+
+
+@pytest.mark.parametrize("entry_id", [e.id for e in FAQ.entries])
+def test_answers_never_talk_about_the_material(entry_id: str) -> None:
+    """No answer, tip or menu says "the material": a person in Telegram has no idea what that is."""
+    entry = FAQ.by_id[entry_id]
+    for text in (entry.answer, entry.tip or ""):
+        assert "material" not in text.lower()
+    assert not any("material" in tip.text.lower() for tip in FAQ.tips)
+
+
+@pytest.mark.parametrize("entry_id", ARTICLE_ENTRIES)
+async def test_the_source_button_quotes_the_passage_word_for_word(conversation: Conversation, entry_id: str) -> None:
+    """Every answer from the article has a 📖 Source button showing, verbatim, the sentence it rests on."""
+    (answer,) = (await conversation.on_button(USER, f"a:{entry_id}")).replies
+    source = [b for row in answer.buttons for b in row if b.label == "📖 Source"]
+    assert [b.data for b in source] == [f"s:{entry_id}"]
+
+    response = await conversation.on_button(USER, f"s:{entry_id}")
+    (reply,) = response.replies
+    shown = check_reply(reply)
+    assert not reply.edit, "the answer stays on screen; the source comes as a message of its own"
+    quoted = shown.split("word for word:", 1)[1].strip()
+    assert FAQ.by_id[entry_id].source in quoted
+    assert quoted in MATERIAL_TEXT
+    assert quoted.endswith((".", "!", "?")), "a whole sentence, not a fragment"
+    assert quoted[0].isupper()
+    assert "article the bot is built on" in shown
+    assert "/about" in shown
+
+
+async def test_general_guidance_answers_have_no_source_button(conversation: Conversation) -> None:
+    """Safety and other general-guidance answers are not from the article, so they offer no Source button."""
+    for entry in FAQ.entries:
+        if entry.is_general_guidance:
+            (reply,) = (await conversation.on_button(USER, f"a:{entry.id}")).replies
+            assert not any(b.data.startswith("s:") for row in reply.buttons for b in row), entry.id
+
+
+async def test_about_explains_the_article_and_its_source_buttons(conversation: Conversation) -> None:
+    """/about names the article the answers come from, the Source button, and says where evidence is thin."""
+    (reply,) = (await conversation.on_command(USER, "about")).replies
+    shown = check_reply(reply)
+    assert "article" in shown
+    assert "📖 Source" in shown
+    assert "evidence is thin" in shown
+    assert "general guidance" in shown
+    assert "not medical advice" in shown
+
+
+@pytest.mark.parametrize("entry_id", ["waste-products", "heart-health", "circulation", "body-health"])
+def test_claims_research_does_not_back_are_the_articles_claim(entry_id: str) -> None:
+    """Claims not well established (waste products, heart health) are the article's, with the evidence called thin."""
+    answer = FAQ.by_id[entry_id].answer
+    assert "The article this bot is built on" in answer
+    assert "evidence" in answer
+    assert "thin" in answer
+
+
+def test_the_heal_claim_is_hedged() -> None:
+    """'Massage can heal' is the article's claim, set against what research finds (short-term relief)."""
+    answer = FAQ.by_id["back-pain-benefits"].answer
+    assert "article" in answer
+    assert "heal" in answer
+    assert "short-term relief" in answer
+
+
+async def test_a_reloaded_faq_without_its_material_has_no_source_buttons(
+    conversation: Conversation, faq_copy: Path
+) -> None:
+    """An FAQ file with no material.txt beside it still answers, just without Source buttons."""
+    assert (await conversation.on_command(ADMIN, "reload")).replies[0].text.startswith("✅")
+    (reply,) = (await conversation.on_button(USER, "a:circulation")).replies
+    assert not any(b.data.startswith("s:") for row in reply.buttons for b in row)
+
+
+async def test_reload_refuses_a_source_that_is_not_in_the_material(conversation: Conversation, faq_copy: Path) -> None:
+    """With the material beside the FAQ, /reload checks grounding: a made-up source is refused, old FAQ kept."""
+    shutil.copyfile(DEFAULT_FAQ_PATH.with_name("material.txt"), faq_copy.with_name("material.txt"))
+    rewrite(faq_copy, FAQ.by_id["circulation"].source, "Massage cures every back in one session.")
+    (reply,) = (await conversation.on_command(ADMIN, "reload")).replies
+    assert "does not occur in the material" in reply.text
+    (answer,) = (await conversation.on_button(USER, "a:circulation")).replies
+    assert "s:circulation" in data_of(answer)
 
 
 async def test_general_guidance_answers_carry_the_disclaimer(conversation: Conversation) -> None:
@@ -390,7 +479,7 @@ async def test_small_talk_gets_a_friendly_reply_not_a_decline(
 
 
 async def test_a_greeting_with_a_question_is_answered(conversation: Conversation) -> None:
-    """"hi, can massage help me sleep" is a question, not small talk."""
+    """ "hi, can massage help me sleep" is a question, not small talk."""
     (reply,) = (await conversation.on_text(USER, "hi, can massage help me sleep")).replies
 
     assert reply.text.startswith(f"<b>{FAQ.by_id['sleep'].question}</b>")
