@@ -273,7 +273,7 @@ def test_another_tip_gives_a_different_tip(chat: Chat) -> None:
 def test_about_names_the_source_and_the_disclaimer(chat: Chat) -> None:
     """/about says where answers come from and that the bot is not a doctor."""
     reply = chat.ask("/about")
-    assert "come from a short article" in visible(reply)
+    assert "come from one short article" in visible(reply)
     assert "not a doctor" in visible(reply)
     assert buttons(reply) == ["m"]
 
@@ -301,7 +301,8 @@ def test_typed_question_gets_answer_tip_related_and_feedback_buttons(chat: Chat,
     if entry.tip:
         assert f"Tip: {entry.tip}" in visible(reply)
     related = [f"a:{r}" for r in entry.related[:3]]
-    assert buttons(reply) == [*related, f"f+:{entry.id}", f"f-:{entry.id}", f"t:{entry.topic}"]
+    source = [] if entry.is_general_guidance else [f"s:{entry.id}"]
+    assert buttons(reply) == [*related, f"f+:{entry.id}", f"f-:{entry.id}", f"t:{entry.topic}", *source]
     assert labels(reply)[len(related) : len(related) + 2] == ["👍 Helpful", "👎 Not helpful"]
 
 
