@@ -89,6 +89,7 @@ class MatchResult:
     suggestions: tuple[str, ...] = ()
     safety_reason: str | None = None
     also: str | None = None  # with a safety answer: the entry the message would otherwise have matched
+    english: bool = True  # False: the message is in another language, which the bot says it cannot read
 
     def as_dict(self) -> dict[str, object]:
         """Return the JSON shape used by `python -m faq match --json`."""
@@ -183,6 +184,7 @@ class Matcher:
         surface.update(_SAFETY_VOCABULARY)
 
         self._vocabulary = sorted(w for w in surface if len(w) > 2 and w not in STOPWORDS)
+        self.vocabulary = frozenset(surface)  # every word the FAQ uses, as written
         # Stopwords are correction targets too, so "abot" reads as "about", not the content word "bot". They
         # come first because extractOne keeps the first of equal scores, and a misspelt word is far more
         # often a common one: "wolud" is "would", not "wound".

