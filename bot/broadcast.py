@@ -18,7 +18,7 @@ from datetime import date, timedelta
 from enum import Enum
 from typing import TypeAlias, TypeVar
 
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.warnings import PTBDeprecationWarning
 
 logger = logging.getLogger(__name__)
@@ -250,7 +250,13 @@ class Broadcaster:
                 # Checked before NetworkError, which PTB makes its base class; resending would fail again.
                 logger.error("daily tip to chat %s rejected: %s", item.chat_id, exc.message)
                 return _Outcome.FAILED
-            except NetworkError as exc:  # includes TimedOut and the 5xx answers PTB raises as NetworkError
+            except TimedOut:
+                # Checked before NetworkError, its base class: the request may have reached Telegram and
+                # the message been delivered, so it is never sent again; `on_sent` records it as sent.
+                logger.warning("daily tip to chat %s timed out; it may have arrived, so it is not resent", item.chat_id)
+                await self._notify(self._on_sent, item, item.chat_id, "on_sent")
+                return _Outcome.SENT
+            except NetworkError as exc:  # the 5xx answers and lost connections PTB raises as NetworkError
                 network_failures += 1
                 if network_failures >= self.network_attempts:
                     logger.error(

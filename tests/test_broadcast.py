@@ -176,17 +176,27 @@ async def test_repeated_retry_after_gives_up_after_bounded_attempts() -> None:
 
 @pytest.mark.parametrize(
     "error",
-    [NetworkError("Bad Gateway"), TimedOut(), NetworkError("httpx.ConnectError: connection reset")],
-    ids=["5xx", "timeout", "connection"],
+    [NetworkError("Bad Gateway"), NetworkError("httpx.ConnectError: connection reset")],
+    ids=["5xx", "connection"],
 )
 async def test_network_errors_are_retried_then_delivered(error: Exception) -> None:
-    """A 5xx, a timeout or a dropped connection is retried with backoff and the message arrives once."""
+    """A 5xx or a dropped connection is retried with backoff and the message arrives once."""
     send = FakeSend(script={3: [error, NetworkError("Bad Gateway")]})
     callbacks = Callbacks()
     result = await make_broadcaster(send, callbacks, **FAST).broadcast(make_items([1, 2, 3, 4]))
     assert len(send.times(3)) == 3
     assert sorted(item.chat_id for item in callbacks.sent) == [1, 2, 3, 4]
     assert (result.sent, result.retried, result.failed) == (4, 2, 0)
+
+
+async def test_timed_out_send_counts_as_sent_and_is_never_resent() -> None:
+    """A send that timed out may have been delivered: it is not retried and is recorded as sent."""
+    send = FakeSend(script={3: [TimedOut()]})
+    callbacks = Callbacks()
+    result = await make_broadcaster(send, callbacks, **FAST).broadcast(make_items([1, 2, 3]))
+    assert len(send.times(3)) == 1
+    assert sorted(item.chat_id for item in callbacks.sent) == [1, 2, 3]
+    assert (result.sent, result.retried, result.failed) == (3, 0, 0)
 
 
 async def test_persistent_network_failure_gives_up_after_bounded_attempts(caplog: pytest.LogCaptureFixture) -> None:
@@ -287,7 +297,7 @@ async def test_every_deliverable_item_is_sent_exactly_once() -> None:
     script: dict[int, list[Exception]] = {
         5: [flood(timedelta(milliseconds=50))],
         11: [NetworkError("Bad Gateway")],
-        12: [TimedOut(), TimedOut()],
+        12: [NetworkError("connection reset"), NetworkError("connection reset")],
         30: [flood(timedelta(milliseconds=50)), NetworkError("Bad Gateway")],
         40: [Forbidden("Forbidden: bot was blocked by the user")],
     }
