@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import TracebackType
 
 from dotenv import load_dotenv
 
@@ -22,6 +25,12 @@ class RedactSecrets(logging.Filter):
     def __init__(self, secrets: Sequence[str]) -> None:
         super().__init__()
         self.secrets = [s for s in secrets if s]
+
+    def redact(self, text: str) -> str:
+        """Return `text` with every secret replaced."""
+        for secret in self.secrets:
+            text = text.replace(secret, "[REDACTED]")
+        return text
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
@@ -44,13 +53,13 @@ def setup_logging(config: Config) -> None:
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactSecrets([config.token, config.webhook.secret if config.webhook else ""]))
     logging.basicConfig(level=config.log_level, handlers=[handler], force=True)
-    for noisy in ("httpx", "httpcore", "aiohttp", "apscheduler"):
+    for noisy in ("httpx", "httpcore", "apscheduler", "tornado"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def _fail(message: str) -> int:
+def _fail(message: str, code: int = 2) -> int:
     print(f"error: {message}", file=sys.stderr)
-    return 2
+    return code
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -87,36 +96,60 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(print_report(config, sys.stdout))
 
     setup_logging(config)
-    from telegram import Update
-    from telegram.error import InvalidToken
+    redact = RedactSecrets([config.token, config.webhook.secret if config.webhook else ""]).redact
+    _route_uncaught_errors(redact)
+    from bot import instance
 
-    from bot.app import build_application
-
-    application = build_application(config, knowledge)
     try:
-        if config.webhook is not None:
-            hook = config.webhook
-            application.run_webhook(
-                listen=hook.listen,
-                port=hook.port,
-                url_path=hook.path,
-                webhook_url=hook.url,
-                secret_token=hook.secret,
-                allowed_updates=Update.ALL_TYPES,
-                close_loop=False,
-            )
-        else:
-            application.run_polling(allowed_updates=Update.ALL_TYPES, close_loop=False)
+        lock = instance.acquire(config.database_path)
+    except instance.AlreadyRunning as exc:
+        return _fail(f"{exc}; stop it first, or give this one its own DATABASE_PATH")
+    except OSError as exc:
+        return _fail(f"DATABASE_PATH cannot be used: cannot lock {config.database_path} ({exc.strerror})")
+    try:
+        return _run_telegram(config, knowledge, redact)
+    finally:
+        os.close(lock)
+
+
+def _run_telegram(config: Config, knowledge: Knowledge, redact: Callable[[str], str]) -> int:
+    """Run the bot on Telegram; every failure is one line on stderr, never with the token in it."""
+    from telegram.error import InvalidToken, NetworkError, TelegramError
+
+    from bot.app import Lifeline, StartupError, build_application, serve
+
+    lifeline = Lifeline()
+    try:
+        application = build_application(config, knowledge, lifeline)
+        return asyncio.run(serve(application, config, lifeline))
     except InvalidToken:
         # PTB's message quotes the whole token, so it is not printed.
         return _fail("Telegram rejected TELEGRAM_BOT_TOKEN (revoked or mistyped?). Check it with @BotFather.")
-    finally:
-        # A start that failed (say, a rejected token) leaves the HTTP sessions open: PTB shuts down only
-        # what finished initialising. Close them on the bot's own loop, then the loop.
-        loop = asyncio.get_event_loop()
-        loop.run_until_complete(application.bot.shutdown())
-        loop.close()
-    return 0
+    except StartupError as exc:
+        return _fail(redact(str(exc)), 1)
+    except NetworkError as exc:
+        where = config.api_base_url or "https://api.telegram.org/bot"
+        return _fail(redact(f"cannot reach Telegram at {where}: {exc}"), 1)
+    except TelegramError as exc:
+        return _fail(redact(f"Telegram refused to start the bot: {exc}"), 1)
+    except Exception as exc:
+        logging.getLogger("run_bot").debug("startup failed", exc_info=exc)  # the log filter redacts it
+        return _fail(redact(f"the bot stopped on an unexpected error: {type(exc).__name__}: {exc}"), 1)
+
+
+def _route_uncaught_errors(redact: Callable[[str], str]) -> None:
+    """Send uncaught exceptions (main thread and others) through the redacting log, never raw to stderr."""
+    log = logging.getLogger("run_bot")
+
+    def hook(kind: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:
+        log.critical("uncaught %s: %s", kind.__name__, redact(str(value)), exc_info=(kind, value, tb))
+
+    def thread_hook(args: threading.ExceptHookArgs) -> None:
+        if args.exc_value is not None:
+            hook(args.exc_type, args.exc_value, args.exc_traceback)
+
+    sys.excepthook = hook
+    threading.excepthook = thread_hook
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from faq.models import DEFAULT_FAQ_PATH
@@ -74,7 +75,7 @@ class Config:
                 raise ConfigError("TELEGRAM_BOT_TOKEN", "does not look like a bot token (digits:letters)")
 
         base_url = get("TELEGRAM_API_BASE_URL") or None
-        if base_url and not re.match(r"^https?://[^\s/]+", base_url):
+        if base_url and not _is_http_url(base_url):
             raise ConfigError("TELEGRAM_API_BASE_URL", "must be an http(s) URL such as http://127.0.0.1:8081/bot")
 
         timezone = get("DEFAULT_TIMEZONE") or "UTC"
@@ -107,6 +108,19 @@ class Config:
         )
 
 
+def _is_http_url(url: str) -> bool:
+    """True for an http(s) URL with a host and, if given, a port from 1 to 65535 (the token is appended to
+    the API's base URL, so a URL that the HTTP client rejects later would put it in the error)."""
+    if any(c.isspace() for c in url):
+        return False
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises ValueError when out of range or not a number
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and port != 0
+
+
 def _number(
     get: Callable[[str], str], name: str, default: float, low: float, high: float, *, whole: bool = False
 ) -> float:
@@ -127,7 +141,7 @@ def _webhook(get: Callable[[str], str]) -> WebhookConfig | None:
     url = get("WEBHOOK_URL")
     if not url:
         return None
-    if not re.match(r"^https?://[^\s/]+", url):
+    if not _is_http_url(url):
         raise ConfigError("WEBHOOK_URL", "must be a URL such as https://bot.example.com/telegram")
     secret = get("WEBHOOK_SECRET")
     if not re.match(r"^[A-Za-z0-9_-]{1,256}$", secret):

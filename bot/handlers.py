@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 from telegram import (
     ChatMemberUpdated,
     InlineKeyboardButton,
@@ -84,13 +85,24 @@ def _is_private(update: Update) -> bool:
     return chat is not None and chat.type == ChatType.PRIVATE
 
 
+def maybe_delivered(exc: BaseException) -> bool:
+    """True for a timeout after the request went out: Telegram may have acted on it, so it is never resent.
+
+    A timeout waiting for a pooled connection or for the connection itself means nothing was sent.
+    """
+    return isinstance(exc, TimedOut) and not isinstance(exc.__cause__, httpx.PoolTimeout | httpx.ConnectTimeout)
+
+
 async def _with_retries(call: Any) -> Any:
-    """Run an API call, retrying network hiccups a bounded number of times (429s are the limiter's job)."""
+    """Run an API call, retrying network hiccups a bounded number of times (429s are the limiter's job).
+
+    A call that timed out after it was sent is maybe-delivered and never retried: a duplicate answer is
+    worse than one that may be missing (the error handler logs it)."""
     for attempt in range(1, SEND_ATTEMPTS + 1):
         try:
             return await call()
         except (TimedOut, NetworkError) as exc:
-            if isinstance(exc, BadRequest | Forbidden | RetryAfter) or attempt == SEND_ATTEMPTS:
+            if isinstance(exc, BadRequest | Forbidden | RetryAfter) or maybe_delivered(exc) or attempt == SEND_ATTEMPTS:
                 raise
             await asyncio.sleep(0.5 * attempt)
     return None
@@ -238,6 +250,10 @@ async def on_error(update: object, context: BotContext) -> None:
     update_id = update.update_id if isinstance(update, Update) else None
     if isinstance(context.error, Forbidden):
         logger.warning("update %s: Telegram refused the reply: %s", update_id, context.error)
+        return
+    if context.error is not None and maybe_delivered(context.error):
+        # No apology either: the answer may well have arrived, and a second message would contradict it.
+        logger.warning("update %s: Telegram did not answer in time; the reply may have arrived, not resent", update_id)
         return
     logger.error("update %s: handler failed", update_id, exc_info=context.error)
     if isinstance(update, Update) and update.effective_chat is not None and update.inline_query is None:

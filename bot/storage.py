@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import sqlite3
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -283,13 +284,21 @@ class Store:
         return store
 
     async def close(self) -> None:
-        """Wait for a running write, let SQLite refresh its planner statistics, then close (idempotent)."""
+        """Wait for a running write, let SQLite refresh its planner statistics, then close (idempotent).
+
+        The connection is closed even when the refresh fails (a full disk, a read-only file): an open
+        aiosqlite connection keeps a thread that would hold the process up at exit.
+        """
         async with self._write_lock:
             if self._closed:
                 return
             self._closed = True
-            await self._execute("PRAGMA optimize")
-            await self._conn.close()
+            try:
+                await self._execute("PRAGMA optimize")
+            except sqlite3.Error:
+                pass  # only statistics: the data is committed already
+            finally:
+                await self._conn.close()
 
     async def schema_version(self) -> int:
         """Return the schema version recorded in the file (`PRAGMA user_version`)."""
