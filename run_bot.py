@@ -114,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run_telegram(config: Config, knowledge: Knowledge, redact: Callable[[str], str]) -> int:
     """Run the bot on Telegram; every failure is one line on stderr, never with the token in it."""
-    from telegram.error import InvalidToken, NetworkError, TelegramError
+    from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, TelegramError
 
     from bot.app import Lifeline, StartupError, build_application, serve
 
@@ -127,6 +127,8 @@ def _run_telegram(config: Config, knowledge: Knowledge, redact: Callable[[str], 
         return _fail("Telegram rejected TELEGRAM_BOT_TOKEN (revoked or mistyped?). Check it with @BotFather.")
     except StartupError as exc:
         return _fail(redact(str(exc)), 1)
+    except (BadRequest, Forbidden) as exc:  # PTB counts these as NetworkErrors, but Telegram answered
+        return _fail(redact(f"Telegram refused to start the bot: {exc}"), 1)
     except NetworkError as exc:
         where = config.api_base_url or "https://api.telegram.org/bot"
         return _fail(redact(f"cannot reach Telegram at {where}: {exc}"), 1)

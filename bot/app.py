@@ -29,6 +29,7 @@ CONCURRENT_UPDATES = 16  # answers in flight: ~160 replies/s at Telegram's ~100 
 # One connection per answer in flight, plus the apologies and button answers that may overlap them.
 ANSWER_CONNECTIONS = CONCURRENT_UPDATES + 4
 SENDER_CONNECTIONS = 8  # enough for BROADCAST_RATE tips/s at Telegram's ~100 ms round trip, up to ~80/s
+POLLING_STOP_TIMEOUT = 3.0
 SHUTDOWN_TIMEOUT = 8.0  # every shutdown ends within 10 s, even when the store or Telegram misbehaves
 
 
@@ -211,7 +212,8 @@ async def _shutdown(application: AnyApplication, server: WebhookServer | None) -
 
     updater = application.updater
     if updater is not None and updater.running:
-        await step("stopping the polling", updater.stop)
+        # PTB's stop waits out the polling loop's back-off pause (up to 30 s after errors): bound it.
+        await step("stopping the polling", lambda: asyncio.wait_for(updater.stop(), POLLING_STOP_TIMEOUT))
     if server is not None:
         await step("stopping the webhook server", server.stop)
     if application.running:

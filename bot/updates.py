@@ -24,7 +24,7 @@ from telegram.request import HTTPXRequest
 
 logger = logging.getLogger(__name__)
 
-CONFLICT_GRACE = 10.0  # seconds of nothing but 409s before the feed counts as taken by another consumer
+CONFLICT_GRACE = 5.0  # seconds of nothing but 409s before the feed counts as taken by another consumer
 
 
 def check_update(data: object) -> tuple[dict[str, Any] | None, str | None]:
