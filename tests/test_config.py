@@ -320,3 +320,14 @@ def test_log_filter_redacts_secrets_in_messages_and_tracebacks() -> None:
     assert "was rejected by the server" in text, "the traceback itself is still shown"
     assert SENTINEL_SECRET not in text
     assert "hookSECRET" not in text
+
+
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:99999/bot", "http://[::1/bot", "http://127.0.0.1:0/bot", "http:///bot"]
+)
+def test_a_base_url_the_http_client_would_reject_is_a_config_error(url: str) -> None:
+    """A port out of range or a broken host is refused at load, naming the variable, before the token is appended."""
+    with pytest.raises(ConfigError) as error:
+        Config.from_env(env(TELEGRAM_API_BASE_URL=url))
+    assert error.value.variable == "TELEGRAM_API_BASE_URL"
+    assert TOKEN not in str(error.value)

@@ -105,11 +105,11 @@ def test_a_webhook_that_cannot_be_set_exits_non_zero(tg: FakeTelegram, tmp_path:
 
 @pytest.fixture
 def small_fs(tmp_path: Path) -> Iterator[Path]:
-    """A 2 MB tmpfs (skipped where mounting is not allowed); fill it to make the disk full."""
+    """An 8 MB tmpfs (skipped where mounting is not allowed); fill it to make the disk full."""
     mount = tmp_path / "small"
     mount.mkdir()
     done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], capture_output=True, check=False
+        ["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount)], capture_output=True, check=False
     )
     if done.returncode != 0:
         pytest.skip("cannot mount a small tmpfs here")
@@ -130,10 +130,60 @@ def fill(folder: Path) -> None:
             pass
 
 
-def test_sigterm_after_a_database_write_error_stops_within_10_s(
+CLOSE_AFTER_WRITE_ERROR = """
+import asyncio, sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from bot.storage import Store
+
+async def main(folder):
+    now = datetime.now(UTC)
+    store = await Store.open(folder / "bot.sqlite3")
+    for n in range(300):  # enough rows, read through their indexes, that PRAGMA optimize wants to ANALYZE
+        await store.log_question(n, "can massage help", None, "none", 0.0, now)
+    await store.user_data(5)
+    await store.purge_questions_before(now - timedelta(days=400))
+    with (folder / "filler").open("wb") as out:
+        try:
+            while True:
+                out.write(bytes(65536))
+                out.flush()
+        except OSError:
+            pass
+    try:
+        for n in range(10000):
+            await store.log_question(n, "one more " * 50, None, "none", 0.0, now)
+    except Exception as exc:
+        print("write failed:", exc)
+    try:
+        await store.close()
+    except Exception as exc:
+        print("close failed:", exc)
+
+asyncio.run(main(Path(sys.argv[1])))
+print("done")
+"""
+
+
+def test_the_store_closes_after_a_write_error_so_the_process_can_exit(small_fs: Path) -> None:
+    """On a full disk, Store.close() still closes the connection, so the process exits instead of hanging."""
+    done = subprocess.run(
+        [sys.executable, "-c", CLOSE_AFTER_WRITE_ERROR, str(small_fs)],
+        cwd=RUN_BOT.parent,
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=False,
+    )
+    assert "write failed: database or disk is full" in done.stdout, done.stdout + done.stderr
+    assert done.stdout.strip().endswith("done")
+    assert done.returncode == 0
+
+
+def test_sigterm_after_database_write_errors_stops_within_10_s(
     tg: FakeTelegram, tmp_path: Path, small_fs: Path
 ) -> None:
-    """After writes failed on a full disk, SIGTERM still ends the process within 10 s."""
+    """After writes failed on a full disk, SIGTERM still ends the bot within 10 s."""
     env = {"DATABASE_PATH": str(small_fs / "bot.sqlite3")}
     with BotProcess(tg, tmp_path, env=env) as bot:
         fill(small_fs)
@@ -270,9 +320,7 @@ def test_the_webhook_caps_the_body_at_1_mb(tg: FakeTelegram, tmp_path: Path) -> 
 def test_a_poisoned_update_is_skipped_once_and_polling_moves_on(tg: FakeTelegram, tmp_path: Path) -> None:
     """A message without `date` is logged once and skipped; the question after it is answered."""
     with BotProcess(tg, tmp_path) as bot:
-        tg.push_raw(
-            {"message": {"message_id": 1, "chat": {"id": 55, "type": "private"}, "text": "no date here"}}
-        )
+        tg.push_raw({"message": {"message_id": 1, "chat": {"id": 55, "type": "private"}, "text": "no date here"}})
         tg.push_message(56, "can massage help me sleep")
         tg.wait_for_message(56, timeout=15)
         time.sleep(1.0)
@@ -287,5 +335,3 @@ def test_lock_file_is_beside_the_database(tg: FakeTelegram, tmp_path: Path) -> N
         lock = bot.database_path.with_name(bot.database_path.name + ".lock")
         assert bot.process is not None
         assert lock.read_text().strip() == str(bot.process.pid)
-
-
