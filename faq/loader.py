@@ -13,8 +13,6 @@ from typing import Any, cast
 
 import yaml
 
-from faq import yaml_fast
-from faq.bulk import gc_paused
 from faq.models import DEFAULT_FAQ_PATH, GENERAL_GUIDANCE, TOPICS, Entry, Faq, Tip, Topic
 from faq.text import normalise
 
@@ -50,15 +48,14 @@ def load_faq(path: Path | str = DEFAULT_FAQ_PATH, material: str | None = None) -
 def parse_faq(text: str, path: Path | str = "<string>", material: str | None = None) -> Faq:
     """Parse and validate FAQ YAML held in a string."""
     path = Path(path)
-    with gc_paused():
-        try:
-            data = yaml_fast.load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-            problem = getattr(exc, "problem", None) or str(exc)
-            raise FaqError(path, [f"{where}: YAML syntax error: {problem}"]) from exc
-        return _Validator(path, material).build(data)
+    try:
+        data = yaml.load(text, Loader=yaml.CSafeLoader)  # libyaml, safe schema
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise FaqError(path, [f"{where}: YAML syntax error: {problem}"]) from exc
+    return _Validator(path, material).build(data)
 
 
 class _Validator:

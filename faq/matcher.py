@@ -21,10 +21,8 @@ A red-flag check (`faq.safety`) runs before all of this and always wins.
 
 from __future__ import annotations
 
-import bisect
 import itertools
 import math
-import operator
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,7 +33,6 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
 from faq import safety
-from faq.bulk import gc_paused
 from faq.models import Faq
 from faq.text import normalise, stem
 
@@ -50,7 +47,6 @@ MAX_UNKNOWN_WORDS = 4  # a long, chatty message is not declined just for its cha
 CORRECTED_WORD_FACTOR = 0.85
 FUZZY_CANDIDATES = 40
 TOP = 5  # entries `_rank` returns
-LARGE_CANDIDATES = 300  # in a large FAQ, the entries a message is compared with phrasing by phrasing
 FALLBACK_SCORE = 86.0
 EVIDENCE_CAP = 9.0
 WORDING_MAX_WORDS = 12  # messages up to this long are also compared word for word with every phrasing
@@ -118,27 +114,12 @@ class _Query:
     typed: str = ""  # normalised text as typed, before phrases are rewritten: the user's own wording
 
 
-class _PerWord(dict[str, list[str]]):
-    """A cache that computes a missing word's value on first use."""
-
-    def __init__(self, compute: Callable[[str], list[str]]) -> None:
-        super().__init__()
-        self._compute = compute
-
-    def __missing__(self, word: str) -> list[str]:
-        value = self[word] = self._compute(word)
-        return value
-
-
 class Matcher:
     """An index over one Faq; build once, then call `match` as often as needed."""
 
-    large_above = 5_000  # phrasings; a larger FAQ compares a message only with phrasings that could rank
-
     def __init__(self, faq: Faq) -> None:
         self.faq = faq
-        with gc_paused():
-            self._index(faq)
+        self._index(faq)
 
     def _index(self, faq: Faq) -> None:
         self._ids = [e.id for e in faq.entries]
@@ -165,13 +146,12 @@ class Matcher:
         entry_words: list[set[str]] = [set() for _ in faq.entries]
         surface: set[str] = set(self._synonyms)
         surface.update(word for phrase in phrases for word in phrase.split())  # so typos in them are corrected
-        content_of = _PerWord(lambda word: self._content([word]))  # a large FAQ repeats its words a lot
         for index, entry in enumerate(faq.entries):
             vocabulary = entry_words[index]
             for text in entry.keys:
                 raw = self._rephrased_words(text)
                 surface.update(raw)
-                words = list(itertools.chain.from_iterable(map(content_of.__getitem__, raw)))
+                words = self._content(raw)
                 full_text.append(text)
                 doc_words.append(words)
                 doc_owner.append(index)
@@ -208,20 +188,6 @@ class Matcher:
         self._full_text = full_text
         # The loader guarantees a normalised phrasing belongs to one entry only.
         self._exact = {text: self._ids[owner] for text, owner in zip(full_text, doc_owner, strict=True) if text}
-        self._docs_of: list[range] = []  # each entry's phrasings, which sit side by side
-        for entry in faq.entries:
-            start = self._docs_of[-1].stop if self._docs_of else 0
-            self._docs_of.append(range(start, start + 1 + len(entry.variants)))
-        self._large = len(self._doc_text) > self.large_above
-        self._by_length: list[list[int]] = []  # when large: the entries with a phrasing of each length
-        self._by_content: dict[str, list[int]] = defaultdict(list)  # and the entries with these content words
-        if self._large:
-            for text, owner in zip(self._doc_text, self._doc_owner, strict=True):
-                self._by_content[text].append(owner)
-            self._by_length = [[] for _ in range(max(map(len, self._doc_text)) + 1)]
-            for index, docs in enumerate(self._docs_of):
-                for length in sorted({len(self._doc_text[doc]) for doc in docs}):
-                    self._by_length[length].append(index)
         self._fallbacks: dict[str, list[tuple[str, float]]] = {}
 
     def _rephrased_words(self, text: str) -> list[str]:
@@ -424,9 +390,8 @@ class Matcher:
         total = max(total, MIN_EVIDENCE)
         if total <= 0:
             return []
-        first = unique[0]  # seeded in one call: in a large FAQ it can fill thousands of entries
-        coverage: dict[int, float] = defaultdict(float, dict.fromkeys(self._postings.get(first, ()), weights[first]))
-        for word in unique[1:]:
+        coverage: dict[int, float] = defaultdict(float)
+        for word in unique:
             for index in self._postings.get(word, ()):
                 coverage[index] += weights[word]
         if not coverage:
@@ -442,25 +407,16 @@ class Matcher:
         self, coverage: dict[int, float], total: float, needle: str, wording_text: str | None
     ) -> list[tuple[int, float]]:
         """Blend keyword coverage with fuzzy similarity to the FAQ's best phrasings; return the top five."""
-        docs: list[int] | None = None
-        by_coverage: list[tuple[int, float]] = []
-        if self._large:
-            by_coverage = sorted(coverage.items(), key=operator.itemgetter(1), reverse=True)
-            docs = [doc for index in self._candidates(by_coverage, needle) for doc in self._docs_of[index]]
         fuzzy: dict[int, float] = {}
         wording: dict[int, float] = {}
-        for score, doc in self._closest(needle, docs, FUZZY_CANDIDATES, 30, wording=False):
+        for score, doc in self._closest(needle, FUZZY_CANDIDATES, 30, wording=False):
             owner = self._doc_owner[doc]
             fuzzy[owner] = max(fuzzy.get(owner, 0.0), score)
         if wording_text is not None:
-            for score, doc in self._closest(wording_text, docs, 10, 60, wording=True):
+            for score, doc in self._closest(wording_text, 10, 60, wording=True):
                 owner = self._doc_owner[doc]
                 fuzzy[owner] = max(fuzzy.get(owner, 0.0), score)
                 wording[owner] = max(wording.get(owner, 0.0), score)
-        if self._large:
-            # Entries without a fuzzy score rank by coverage alone, so only the first few of them can matter.
-            plain = [index for index, _ in by_coverage[: TOP + len(fuzzy)]]
-            coverage = {index: coverage[index] for index in dict.fromkeys([*fuzzy, *plain]) if index in coverage}
         scores = {
             index: 100 * KEYWORD_WEIGHT * (cov / total) + (1 - KEYWORD_WEIGHT) * fuzzy.get(index, 0.0)
             for index, cov in coverage.items()
@@ -469,44 +425,14 @@ class Matcher:
         # massagge" and "what is a massage" share their one content word, but only the first is about cost.
         return sorted(scores.items(), key=lambda item: (-item[1], -wording.get(item[0], 0.0)))[:TOP]
 
-    def _candidates(self, by_coverage: list[tuple[int, float]], needle: str) -> list[int]:
-        """Return the entries of a large FAQ worth a fuzzy comparison: the LARGE_CANDIDATES best covered.
-
-        Among entries that cover the message equally, those with a phrasing of exactly the message's
-        content words go first, then those with a phrasing nearest the message's length, since
-        `fuzz.ratio` of two texts is at most 200 * shorter / (sum of lengths).
-        """
-        if len(by_coverage) <= LARGE_CANDIDATES:
-            return [index for index, _ in by_coverage]
-        last = by_coverage[LARGE_CANDIDATES - 1][1]
-        start = bisect.bisect_left(by_coverage, -last, key=lambda item: -item[1])
-        end = bisect.bisect_right(by_coverage, -last, key=lambda item: -item[1])
-        chosen = dict.fromkeys(index for index, _ in by_coverage[:start])
-        tied = dict(by_coverage[start:end])
-        chosen.update(dict.fromkeys(i for i in self._by_content.get(needle, ()) if i in tied))  # fuzzy 100
-        buckets, size = self._by_length, len(needle)
-        for distance in range(max(size, len(buckets))):
-            for length in {size - distance, size + distance}:
-                if 0 <= length < len(buckets):
-                    chosen.update(dict.fromkeys(i for i in buckets[length] if tied.get(i) == last))
-            if len(chosen) >= LARGE_CANDIDATES:
-                break
-        return list(chosen)[:LARGE_CANDIDATES]
-
-    def _closest(
-        self, query: str, docs: list[int] | None, limit: int, cutoff: float, *, wording: bool
-    ) -> list[tuple[float, int]]:
-        """Return (score, phrasing) for the `limit` phrasings closest to `query` (all, or those in `docs`).
+    def _closest(self, query: str, limit: int, cutoff: float, *, wording: bool) -> list[tuple[float, int]]:
+        """Return (score, phrasing) for the `limit` phrasings closest to `query`.
 
         Compares with the whole wording of each phrasing, or with its content words.
         """
         texts = self._full_text if wording else self._doc_text
-        if docs is None:
-            found = process.extract(query, texts, scorer=fuzz.ratio, processor=None, limit=limit, score_cutoff=cutoff)
-            return [(score, doc) for _, score, doc in found]
-        choices = [texts[doc] for doc in docs]
-        found = process.extract(query, choices, scorer=fuzz.ratio, processor=None, limit=limit, score_cutoff=cutoff)
-        return [(score, docs[k]) for _, score, k in found]
+        found = process.extract(query, texts, scorer=fuzz.ratio, processor=None, limit=limit, score_cutoff=cutoff)
+        return [(score, doc) for _, score, doc in found]
 
     def _fallback(self, text: str) -> list[tuple[str, float]]:
         """Score a message made only of common words ("what can you do") by its whole wording."""

@@ -27,7 +27,7 @@ def normalise(text: str, limit: int = MAX_QUERY_CHARS) -> str:
         text = text[:limit].lower()
         if "'" in text or "`" in text:
             text = _APOSTROPHE.sub("", text)
-        return " ".join(text.encode().translate(_ASCII_BREAKS).decode().split())  # a C pass, for large FAQs
+        return " ".join(text.encode().translate(_ASCII_BREAKS).decode().split())  # one C pass
     text = unicodedata.normalize("NFKC", text[: limit * 2])[:limit]
     text = _APOSTROPHE.sub("", _FORMAT.sub("", _CONTROL.sub(" ", text)).casefold())
     return " ".join(_WORD.findall(text))
