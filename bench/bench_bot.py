@@ -7,13 +7,12 @@ it spends its time.
 
 What runs: one FakeTelegram (tests/fake_telegram.py, a ThreadingHTTPServer in this process) and, one after the
 other, two bots polling it as subprocesses:
-- the real bot: `python run_bot.py` with a fresh SQLite file (production settings: LOG_LEVEL=INFO), which
-  talks HTTP through aiohttp (bot/http.py);
+- the real bot: `python run_bot.py` with a fresh SQLite file (production settings: LOG_LEVEL=INFO), on PTB's
+  own HTTPXRequest with a pool sized for its answer concurrency (bot/app.py);
 - the echo floor: a bare PTB 22.8 Application written to a temp dir, with the same base_url,
   concurrent_updates and connection_pool_size as bot/app.py, and one MessageHandler that answers every
-  text with `send_message(chat_id, same text)`. No rate limiter, no store, no matcher, and PTB's default
-  transport (httpx): what the framework out of the box and the fake cost on their own, on this machine, in
-  this run. The real bot beats it because its transport spends less CPU per call than httpx does.
+  text with `send_message(chat_id, same text)`. No rate limiter, no store, no matcher, the same transport
+  (httpx): what the framework out of the box and the fake cost on their own, on this machine, in this run.
 Before the bots, a plain httpx client (no PTB) posts sendMessage to the fake at concurrency 1, 8 and 64: the
 fake's own capacity, and what httpx's connection pool costs as concurrency grows.
 
@@ -36,8 +35,8 @@ Peak memory: VmHWM of the bot process (/proc/<pid>/status), read after both phas
 Rounds (default 2) alternate echo and real bot. The machine is shared and noisy, so each figure is the best over
 the rounds (peak memory: the worst), and the per-round lines show the spread. Compare a figure with its floor.
 
-Targets: >= 300 replies/s; within 2x of the echo floor (replies/s >= floor/2 and paced p99 <= 2 x floor's p99);
-peak RSS <= 150 MB.
+Targets (issue 11): >= 100 replies/s (three times Telegram's cap of about 30 messages a second); paced p99
+<= 2 x the echo floor's p99; peak RSS <= 150 MB before the learned model (<= 250 MB with it).
 """
 
 from __future__ import annotations
@@ -61,7 +60,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.app import CONCURRENT_UPDATES  # noqa: E402  (the echo floor runs with the bot's own concurrency)
+from bot.app import ANSWER_CONNECTIONS, CONCURRENT_UPDATES  # noqa: E402  (the echo floor uses the bot's own)
 from faq.evaluation import load_cases  # noqa: E402  (needs the path above)
 from faq.loader import load_faq  # noqa: E402
 from faq.models import DEFAULT_FAQ_PATH  # noqa: E402
@@ -74,7 +73,7 @@ WARMUP = 50
 PACED_CAP = 100.0
 ROUNDS = 2
 PACED_QUESTIONS = 1_000
-TARGET_RATE = 300.0
+TARGET_RATE = 100.0
 TARGET_FLOOR_FACTOR = 2.0
 TARGET_RSS_MB = 150.0
 
@@ -98,13 +97,13 @@ ECHO_BOT = textwrap.dedent(
         .token(os.environ["TELEGRAM_BOT_TOKEN"])
         .base_url(os.environ["TELEGRAM_API_BASE_URL"])
         .concurrent_updates({concurrency})
-        .connection_pool_size({concurrency})
+        .connection_pool_size({connections})
         .build()
     )
     application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, echo))
     application.run_polling(allowed_updates=Update.ALL_TYPES)
     """
-).format(concurrency=CONCURRENT_UPDATES)
+).format(concurrency=CONCURRENT_UPDATES, connections=ANSWER_CONNECTIONS)
 
 # The fake on its own, without PTB: a plain httpx client (the library PTB uses, with PTB's Limits) posting
 # sendMessage at a fixed concurrency. Prints sends per second.
@@ -535,13 +534,13 @@ def report(real: Summary, echo: Summary, probe: dict[int, float]) -> bool:
     rows = [
         (f"replies/s, {real.burst.n} all at once", f"{real.rate:.0f}", f"{echo.rate:.0f}",
          f">= {TARGET_RATE:.0f}", verdict(real.rate >= TARGET_RATE)),
-        ("", "", "", f">= floor/2 = {floor_rate:.0f}", verdict(real.rate >= floor_rate)),
+        ("", "", "", f"(information: floor/2 = {floor_rate:.0f})", ""),
         ("  p50 / p99 latency ms (queueing)",
          f"{pct(real.burst.from_handout, 50):.0f} / {pct(real.burst.from_handout, 99):.0f}",
          f"{pct(echo.burst.from_handout, 50):.0f} / {pct(echo.burst.from_handout, 99):.0f}", "(information)", ""),
         ("  CPU ms per reply: bot / fake", f"{1000 * real.bot_cpu / real.burst.n:.1f} / "
          f"{1000 * real.fake_cpu / real.burst.n:.1f}", f"{1000 * echo.bot_cpu / echo.burst.n:.1f} / "
-         f"{1000 * echo.fake_cpu / echo.burst.n:.1f}", "(information: 300/s needs <= 3.3 per core)", ""),
+         f"{1000 * echo.fake_cpu / echo.burst.n:.1f}", "(information: 100/s needs <= 10 per core)", ""),
         (f"paced, {real.paced_n} questions at", f"{real.paced_rate:.0f}/s", f"{echo.paced_rate:.0f}/s",
          "(half the floor's rate in round 1, capped)", ""),
         ("  p50 latency ms", f"{real.paced_p50:.1f}", f"{echo.paced_p50:.1f}", "(information)", ""),
