@@ -30,6 +30,12 @@ Action = Literal[
     "feedback_down",  # f-:<entry id>
     "forget_yes",  # fg:yes
     "forget_no",  # fg:no
+    "review",  # r (admins: show the review queue)
+    "review_undo",  # ru
+    "review_label",  # rl:<group>:<entry id | ~off | ~warn | ~new>
+    "review_other",  # ro:<group> (browse topics)
+    "review_topic",  # rt:<group>:<topic> (browse a topic's entries)
+    "review_skip",  # rs:<group>
 ]
 
 _FIXED: dict[str, Action] = {
@@ -41,10 +47,16 @@ _FIXED: dict[str, Action] = {
     "d:off": "daily_off",
     "fg:yes": "forget_yes",
     "fg:no": "forget_no",
+    "r": "review",
+    "ru": "review_undo",
 }
 _PREFIXED: dict[str, Action] = {"a": "answer", "s": "source", "t": "topic", "f+": "feedback_up", "f-": "feedback_down"}
 _CODE = {action: code for code, action in _FIXED.items()} | {action: code for code, action in _PREFIXED.items()}
 _ARG = re.compile(r"^[a-z0-9-]{1,48}$")
+_REVIEW: dict[str, Action] = {"rl": "review_label", "ro": "review_other", "rt": "review_topic", "rs": "review_skip"}
+_REVIEW_CODE = {action: code for code, action in _REVIEW.items()}
+_GROUP = re.compile(r"^[0-9]{1,12}$")
+REVIEW_SPECIAL = frozenset({"~off", "~warn", "~new"})  # off-topic, warning sign, no entry fits
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,11 +65,14 @@ class Press:
 
     action: Action
     arg: str = ""
+    group: int = 0  # review buttons: the queue group they act on
 
 
-def encode(action: Action, arg: str = "") -> str:
+def encode(action: Action, arg: str = "", group: int = 0) -> str:
     """Return the callback data for a button; raise ValueError if it would not fit Telegram's 64 bytes."""
-    if action == "daily_set":
+    if action in _REVIEW_CODE:
+        data = f"{_REVIEW_CODE[action]}:{group}" + (f":{arg}" if arg else "")
+    elif action == "daily_set":
         data = f"d:{arg}"
     elif action in _PREFIXED.values():
         data = f"{_CODE[action]}:{arg}"
@@ -78,6 +93,8 @@ def decode(data: str | None, faq: Faq) -> Press | None:
     code, sep, arg = data.partition(":")
     if not sep:
         return None
+    if code in _REVIEW:
+        return _decode_review(_REVIEW[code], arg, faq)
     if code == "d":
         return Press("daily_set", arg) if arg in DAILY_PRESETS else None
     action = _PREFIXED.get(code)
@@ -86,3 +103,16 @@ def decode(data: str | None, faq: Faq) -> Press | None:
     if action == "topic":
         return Press(action, arg) if arg in TOPICS else None
     return Press(action, arg) if faq.entry(arg) is not None else None
+
+
+def _decode_review(action: Action, rest: str, faq: Faq) -> Press | None:
+    group, _, arg = rest.partition(":")
+    if not _GROUP.match(group):
+        return None
+    if action in ("review_other", "review_skip"):
+        return Press(action, "", int(group)) if not arg else None
+    if action == "review_topic":
+        return Press(action, arg, int(group)) if arg in TOPICS else None
+    if arg in REVIEW_SPECIAL or (_ARG.match(arg) and faq.entry(arg) is not None):
+        return Press(action, arg, int(group))
+    return None

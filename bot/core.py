@@ -11,20 +11,22 @@ import asyncio
 import logging
 import random
 from collections.abc import Callable, Coroutine, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot import callbacks, daily
+from bot import callbacks, daily, review
 from bot.callbacks import DAILY_PRESETS, Press
 from bot.render import button_label, esc, fit
 from bot.storage import Store
+from faq.examples import OFF_TOPIC, Example
 from faq.loader import FaqError, load_faq
 from faq.matcher import Matcher, MatchResult
 from faq.models import TOPIC_TITLES, TOPICS, Entry, Faq, Tip
 from faq.passages import passage, read_material
+from faq.safety import CONTRAINDICATIONS, SEE_A_DOCTOR
 from faq.text import normalise
 from faq.tips import tip_of_the_day, unseen_tip
 
@@ -43,7 +45,12 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("mydata", "See what I store about you"),
     ("forget", "Delete everything I store about you"),
 )
-ADMIN_COMMANDS = frozenset({"stats", "reload"})
+ADMIN_COMMANDS = frozenset({"stats", "reload", "review"})
+SAFETY_ENTRIES = frozenset({SEE_A_DOCTOR, CONTRAINDICATIONS})
+REVIEW_KEPT = (
+    "Questions an admin reviews may be kept anonymously as examples that teach the bot: "
+    "with no user id, and with e-mails and numbers masked."
+)
 EXAMPLES = (
     "Does massage help with back pain?",
     "Will a rubdown help me sleep?",
@@ -107,16 +114,36 @@ class InlineAnswer:
     text: str
 
 
-@dataclass(slots=True)
 class Knowledge:
-    """The FAQ and its matcher; replaced as a whole by /reload, so readers never see half of each."""
+    """The FAQ, its matcher and the operator's labelled examples; replaced as a whole (by /reload or a new
+    label), so readers never see half of each.
 
-    faq: Faq
-    material: str | None = None  # the article the FAQ is built on, when it lies beside the FAQ file
-    matcher: Matcher = field(init=False)
+    The interface the review loop relies on, for any matcher behind it:
 
-    def __post_init__(self) -> None:
-        self.matcher = Matcher(self.faq)
+    - ``match(text)`` is the bot's verdict on a message. The safety layer always wins; then a labelled
+      example asked again (same normalised text) gets its label: an entry id answers with that entry,
+      ``off-topic`` declines, a safety entry gives the safety answer.
+    - ``with_examples(examples)`` returns a new Knowledge for the same FAQ that honours `examples`. It may
+      be slow (a learned layer retrains here), so the core calls it in a worker thread
+      (``asyncio.to_thread``) and swaps the result in with one assignment. It must not change `self`.
+    - ``examples`` are the labelled examples in use; labels naming an entry the FAQ lacks are dropped
+      into ``ignored`` instead, never an error.
+    """
+
+    def __init__(
+        self,
+        faq: Faq,
+        material: str | None = None,
+        examples: tuple[Example, ...] = (),
+        matcher: Matcher | None = None,
+    ) -> None:
+        self.faq = faq
+        self.material = material  # the article the FAQ is built on, when it lies beside the FAQ file
+        self.matcher = matcher if matcher is not None else Matcher(faq)
+        valid = {*faq.by_id, OFF_TOPIC}
+        self.examples = tuple(e for e in examples if e.label in valid)
+        self.ignored = tuple(e for e in examples if e.label not in valid)
+        self._labelled = {normalise(e.text): e.label for e in self.examples}
 
     @classmethod
     def load(cls, path: Path) -> Knowledge:
@@ -129,6 +156,25 @@ class Knowledge:
         if entry.is_general_guidance or self.material is None:
             return None
         return passage(self.material, entry.source)
+
+    def with_examples(self, examples: tuple[Example, ...]) -> Knowledge:
+        """Return a Knowledge for the same FAQ that honours `examples` (blocking: call it off the event loop)."""
+        return Knowledge(self.faq, self.material, examples, self.matcher)
+
+    def match(self, text: str) -> MatchResult:
+        """Return the verdict on a message: safety first, then the labelled examples, then the matcher."""
+        result = self.matcher.match(text)
+        if result.safety_reason or not self._labelled:
+            return result
+        label = self._labelled.get(normalise(text))
+        if label is None:
+            return result
+        if label == OFF_TOPIC:
+            return MatchResult(result.query, "none", None, 0.0)
+        entry = self.faq.by_id[label]
+        if entry.id in SAFETY_ENTRIES:
+            return MatchResult(result.query, "answer", entry.id, 100.0, safety_reason="a warning sign")
+        return MatchResult(result.query, "answer", entry.id, 100.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +203,8 @@ class Conversation:
         self.clock = clock
         self.rng = rng or random.Random()
         self._pending: set[asyncio.Task[None]] = set()
+        self._labels_loaded = False
+        self._relabel = asyncio.Lock()  # one rebuild with examples at a time, in label order
 
     @property
     def faq(self) -> Faq:
@@ -168,6 +216,7 @@ class Conversation:
     async def on_command(self, who: Sender, name: str, args: Sequence[str] = ()) -> Response:
         """Handle `/name args`."""
         await self.drain()  # so /mydata, /forget and /stats see (or delete) every question logged so far
+        await self.load_labels()
         await self.store.touch_user(who.user_id, self.clock())
         name = name.lower()
         if name in ADMIN_COMMANDS and not who.is_admin:
@@ -192,7 +241,9 @@ class Conversation:
         if name == "stats":
             return await self._stats()
         if name == "reload":
-            return self._reload()
+            return await self._reload()
+        if name == "review":
+            return Response((await self._review_reply(),))
         return self._unknown_command()
 
     async def on_text(self, who: Sender, text: str) -> Response:
@@ -201,7 +252,8 @@ class Conversation:
         chat = small_talk(text)
         if chat is not None:
             return Response((Reply(SMALL_TALK_REPLIES[chat], self._menu()),))
-        result = self.knowledge.matcher.match(text)
+        await self.load_labels()
+        result = self.knowledge.match(text)
         # The log is written after the answer is on its way: a question never waits for SQLite.
         self._later(self.store.log_question(who.user_id, text, result.entry_id, result.tier, result.score, now))
         return Response(self._result_replies(result))
@@ -226,7 +278,10 @@ class Conversation:
         press = callbacks.decode(data, self.faq)
         if press is None:
             return Response(notice="That button is out of date. Send /topics to start again.")
+        if press.action.startswith("review") and not who.is_admin:
+            return Response(notice="That button is out of date. Send /topics to start again.")
         await self.drain()
+        await self.load_labels()
         await self.store.touch_user(who.user_id, self.clock())
         return await self._press(who, press)
 
@@ -234,7 +289,7 @@ class Conversation:
         """Return inline-mode results: ranked matches, or the popular topics for an empty query."""
         entries: list[Entry]
         if query.strip():
-            result = self.knowledge.matcher.match(query)
+            result = self.knowledge.match(query)
             ids = [result.entry_id] if result.tier == "answer" and result.entry_id else []
             ids += [i for i in self.knowledge.matcher.rank(query) if i not in ids]
             entries = [e for e in (self.faq.entry(i) for i in ids) if e is not None]
@@ -253,6 +308,8 @@ class Conversation:
     # --- button presses ------------------------------------------------------------------------
 
     async def _press(self, who: Sender, press: Press) -> Response:
+        if press.action.startswith("review"):
+            return await self._review_press(press)
         if press.action == "answer":
             entry = self.faq.by_id[press.arg]
             return Response((self._answer(entry, edit=True),))
@@ -447,7 +504,8 @@ class Conversation:
             "sessions, soreness, self-care, lifting) are well-established general guidance, written for "
             "this bot and marked as such.\n\n"
             f"<b>{DISCLAIMER}</b> I am a FAQ bot, not a doctor or therapist, and I can't examine you. "
-            "For severe, unusual or worsening pain, see a doctor."
+            "For severe, unusual or worsening pain, see a doctor.\n\n"
+            f"{REVIEW_KEPT}"
         )
         return Response((Reply(text, (self._topics_row(),)),))
 
@@ -549,6 +607,7 @@ class Conversation:
         if data.recent_questions:
             lines.append("\nRecent questions:")
             lines += [f"• {esc(q.text[:100])}" for q in data.recent_questions[:5]]
+        lines.append(f"\n{REVIEW_KEPT}")
         lines.append("\nSend /forget to delete all of it.")
         return Response((Reply(fit("\n".join(lines))),))
 
@@ -577,7 +636,7 @@ class Conversation:
         text = f"<pre>{esc(format_report(report))}</pre>"
         return Response((Reply(fit(text)), Reply("Questions per day and answer rate", photo=chart)))
 
-    def _reload(self) -> Response:
+    async def _reload(self) -> Response:
         path = self.settings.faq_path or self.faq.path
         if path is None:
             return Response((Reply("No FAQ file to reload from."),))
@@ -587,9 +646,126 @@ class Conversation:
             errors = "\n".join(esc(e) for e in exc.errors[:20])
             text = f"❌ The FAQ file has errors, so I kept the old one:\n<pre>{errors}</pre>"
             return Response((Reply(fit(text)),))
-        self.knowledge = fresh
+        async with self._relabel:
+            labels = await self.store.review_labels()
+            examples, missing = review.usable_examples(labels, fresh.faq)
+            fresh = await asyncio.to_thread(fresh.with_examples, examples) if examples else fresh
+            self.knowledge = fresh
+            self._labels_loaded = True
         logger.info("FAQ reloaded: %d entries, %d tips", len(fresh.faq.entries), len(fresh.faq.tips))
-        return Response((Reply(f"✅ Reloaded: {len(fresh.faq.entries)} entries, {len(fresh.faq.tips)} tips."),))
+        text = f"✅ Reloaded: {len(fresh.faq.entries)} entries, {len(fresh.faq.tips)} tips."
+        if missing:
+            gone = ", ".join(sorted({m.label for m in missing}))
+            text += (
+                f"\n⚠️ {len(missing)} reviewed example(s) point at entries the FAQ no longer has "
+                f"({esc(gone)}); they are ignored until those entries come back."
+            )
+            logger.warning("%d review labels name missing entries: %s", len(missing), gone)
+        return Response((Reply(fit(text)),))
+
+    # --- review queue (bot/review.py) ------------------------------------------------------------
+
+    async def load_labels(self) -> None:
+        """Apply the stored review labels once, on the first event (a no-op afterwards)."""
+        if self._labels_loaded:
+            return
+        async with self._relabel:
+            if not self._labels_loaded:
+                await self._apply_labels()
+
+    async def _apply_labels(self) -> None:
+        """Rebuild the knowledge with every stored label, in a worker thread, and swap it in (hold _relabel)."""
+        labels = await self.store.review_labels()
+        examples, missing = review.usable_examples(labels, self.faq)
+        if missing:
+            logger.warning("%d review labels name entries the FAQ no longer has; ignored", len(missing))
+        base = self.knowledge
+        fresh = await asyncio.to_thread(base.with_examples, examples)
+        if self.knowledge is base:  # a /reload meanwhile applied the labels itself
+            self.knowledge = fresh
+        self._labels_loaded = True
+
+    async def _queue(self) -> list[review.Group]:
+        candidates = await self.store.review_candidates(review.LOW_CONFIDENCE)
+        decided = [label.norm for label in await self.store.review_labels()]
+        return review.build_queue(candidates, decided, self.knowledge.matcher)
+
+    async def _review_reply(self, notice: str = "", *, edit: bool = False) -> Reply:
+        groups = await self._queue()
+        head = f"{notice}\n\n" if notice else ""
+        undo = (Button("↩️ Undo last", callbacks.encode("review_undo")),)
+        if not groups:
+            return Reply(head + "🗂 <b>Review queue</b>\nNothing to review. 🎉", (undo,), edit=edit)
+        group = groups[0]
+        lines = [
+            f"🗂 <b>Review queue</b>: {len(groups)} group(s), {sum(g.size for g in groups)} message(s)",
+            "",
+            f"<b>This group: asked {group.size} time(s)</b>",
+            *(f"• {esc(t[:200])}" for t in group.examples),
+            "",
+            "What did they mean?",
+        ]
+        rows: list[tuple[Button, ...]] = [
+            (Button(button_label(self.faq.by_id[i].question), callbacks.encode("review_label", i, group.key)),)
+            for i in group.guesses
+            if i in self.faq.by_id
+        ]
+        rows.append((Button("📚 Other entry…", callbacks.encode("review_other", group=group.key)),))
+        rows.append(
+            (
+                Button("🚫 Off-topic", callbacks.encode("review_label", "~off", group.key)),
+                Button("⚠️ Warning sign", callbacks.encode("review_label", "~warn", group.key)),
+            )
+        )
+        rows.append((Button("⏭ Skip", callbacks.encode("review_skip", group=group.key)), *undo))
+        return Reply(fit(head + "\n".join(lines)), tuple(rows), edit=edit)
+
+    async def _review_press(self, press: Press) -> Response:
+        if press.action == "review":
+            return Response((await self._review_reply(edit=True),))
+        if press.action == "review_undo":
+            async with self._relabel:
+                undone = await self.store.undo_review_batch()
+                await self._apply_labels()
+            notice = f"↩️ Undid the last decision ({undone} message(s))." if undone else "Nothing to undo."
+            return Response((await self._review_reply(notice, edit=True),), notice="Undone" if undone else None)
+        group = review.find_group(await self._queue(), press.group)
+        if group is None:
+            return Response((await self._review_reply("That group was already handled.", edit=True),))
+        back = (Button("⬅️ Back to the queue", callbacks.encode("review")),)
+        if press.action == "review_other":
+            rows = tuple(
+                (Button(TOPIC_TITLES[t], callbacks.encode("review_topic", t, group.key)),)
+                for t in TOPICS
+                if self.faq.topic_entries(t)
+            )
+            new = (Button("✍️ No entry fits (a new one to write)", callbacks.encode("review_label", "~new", group.key)),)
+            return Response((Reply("Pick a topic:", (*rows, new, back), edit=True),))
+        if press.action == "review_topic":
+            entries = [e for e in self.faq.entries if e.topic == press.arg]
+            rows = tuple(
+                (Button(button_label(e.question), callbacks.encode("review_label", e.id, group.key)),) for e in entries
+            )
+            other = (Button("⬅️ Topics", callbacks.encode("review_other", group=group.key)),)
+            return Response((Reply("Pick the entry they meant:", (*rows, other, back), edit=True),))
+        label = {"~off": OFF_TOPIC, "~warn": review.WARNING_SIGN, "~new": review.UNCOVERED}.get(press.arg, press.arg)
+        if press.action == "review_skip":
+            label = review.SKIP
+        reason = review.refusal(group, label) if label != review.SKIP else None
+        if reason is not None:
+            return Response((Reply(f"❌ Refused: {esc(reason)}", (back,)),), notice="Refused")
+        async with self._relabel:
+            await self.store.add_review_labels(list(group.norms.items()), label, self.clock())
+            if label not in (review.SKIP, review.UNCOVERED):
+                await self._apply_labels()
+        said = {
+            OFF_TOPIC: "off-topic",
+            review.WARNING_SIGN: "a warning sign",
+            review.SKIP: "skipped",
+            review.UNCOVERED: "not covered by the FAQ (see /stats)",
+        }.get(label) or f"“{self.faq.by_id[label].question}”"
+        notice = f"✅ {group.size} message(s) labelled {esc(said)}."
+        return Response((await self._review_reply(notice, edit=True),), notice="Labelled")
 
 
 # (kind, words that make it that kind, words that may come along). Checked in order.

@@ -78,8 +78,47 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (user_id, tip_id)
         )""",
     ),
+    # v3: the operator's review decisions (bot/review.py). Texts are masked before they get here and carry
+    # no user id: a labelled message is an anonymous example, kept beyond question retention. `label` is an
+    # entry id, 'off-topic', ':skip' (not now) or ':uncovered' (no entry fits: a new entry to write).
+    (
+        """CREATE TABLE review_labels (
+            id          INTEGER PRIMARY KEY,
+            batch       INTEGER NOT NULL,
+            norm        TEXT NOT NULL UNIQUE,
+            text        TEXT NOT NULL,
+            label       TEXT NOT NULL,
+            labelled_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX review_labels_batch ON review_labels(batch)",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
+
+REVIEW_CANDIDATES = 2000  # the newest questions /review looks at
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewCandidate:
+    """A logged question that may need a human: no user id, only what the review queue needs."""
+
+    id: int
+    text: str
+    entry_id: str | None
+    tier: str
+    score: float
+    rated_down: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewLabel:
+    """One stored review decision: a masked text and what the operator said it meant."""
+
+    batch: int
+    norm: str
+    text: str
+    label: str
+
 
 # Writes that create a child row first make sure the user row exists, so callers need not order calls.
 _ENSURE_USER = """
@@ -444,6 +483,55 @@ class Store:
                 """,
                 (at, user_id, text[:QUESTION_TEXT_LIMIT], entry_id, tier, float(score)),
             )
+
+    # --- review labels (bot/review.py) ----------------------------------------------------------------
+
+    async def review_candidates(self, low_score: float, limit: int = REVIEW_CANDIDATES) -> list[ReviewCandidate]:
+        """Return the newest questions that were declined, got "did you mean", scored low or were rated 👎."""
+        rows = await self._fetchall(
+            """
+            SELECT q.id, q.text, q.entry_id, q.tier, q.score,
+                   EXISTS (SELECT 1 FROM feedback AS f WHERE f.user_id = q.user_id AND f.entry_id = q.entry_id
+                           AND f.helpful = 0)
+            FROM questions AS q
+            WHERE q.tier != 'answer' OR q.score < ?
+               OR EXISTS (SELECT 1 FROM feedback AS f WHERE f.user_id = q.user_id AND f.entry_id = q.entry_id
+                          AND f.helpful = 0)
+            ORDER BY q.id DESC LIMIT ?
+            """,
+            (float(low_score), limit),
+        )
+        return [
+            ReviewCandidate(int(i), str(t), None if e is None else str(e), str(tier), float(sc), bool(down))
+            for i, t, e, tier, sc, down in rows
+        ]
+
+    async def review_labels(self) -> list[ReviewLabel]:
+        """Return every stored review decision, oldest first."""
+        rows = await self._fetchall("SELECT batch, norm, text, label FROM review_labels ORDER BY id")
+        return [ReviewLabel(int(b), str(n), str(t), str(lab)) for b, n, t, lab in rows]
+
+    async def add_review_labels(self, items: Sequence[tuple[str, str]], label: str, now: datetime) -> int:
+        """Store (normalised text, masked text) pairs under `label` as one batch; return the batch number."""
+        at = _to_db(now)
+        async with self._transaction():
+            batch = await self._scalar("SELECT coalesce(max(batch), 0) + 1 FROM review_labels")
+            for norm, text in items:
+                await self._execute(
+                    """
+                    INSERT INTO review_labels (batch, norm, text, label, labelled_at) VALUES (?, ?, ?, ?, ?)
+                    ON CONFLICT (norm) DO UPDATE SET batch = excluded.batch, text = excluded.text,
+                        label = excluded.label, labelled_at = excluded.labelled_at
+                    """,
+                    (batch, norm, text, label, at),
+                )
+        return batch
+
+    async def undo_review_batch(self) -> int:
+        """Delete the newest batch of review decisions; return how many rows went."""
+        async with self._transaction():
+            batch = await self._scalar("SELECT coalesce(max(batch), 0) FROM review_labels")
+            return await self._execute("DELETE FROM review_labels WHERE batch = ?", (batch,))
 
     async def purge_questions_before(self, cutoff: datetime) -> int:
         """Delete questions asked before `cutoff` and return how many went."""

@@ -1,0 +1,124 @@
+"""The operator's review queue: what went unanswered, grouped, for one-tap labelling.
+
+Pure functions over the store's rows and the FAQ; `bot.core` wires them to /review and its buttons.
+
+- The queue is computed from the logged questions (declined, "did you mean", low-confidence answers and
+  answers rated 👎), so /forget and the retention purge empty it like the questions themselves. Messages
+  already decided (labelled, skipped, or marked "no entry fits") leave it.
+- Groups: messages with the same normalised text are one; groups whose matcher top entry is the same and
+  whose words are close (rapidfuzz token-set ratio) merge. Most frequent first.
+- A decision stores each message's text masked (e-mail addresses, phone numbers, long digit runs) and with
+  no user id, so an example can never lead back to who wrote it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from rapidfuzz import fuzz
+
+from bot.storage import ReviewCandidate, ReviewLabel
+from faq import safety
+from faq.examples import OFF_TOPIC, Example
+from faq.matcher import ANSWER_SCORE, Matcher
+from faq.models import Faq
+from faq.text import normalise
+
+SKIP = ":skip"
+UNCOVERED = ":uncovered"  # "Other entry…" with no fitting entry: a new entry for the owner to write
+WARNING_SIGN = "see-a-doctor"
+LOW_CONFIDENCE = ANSWER_SCORE + 6  # answers scored below this are worth a look
+MERGE_RATIO = 75.0
+EXAMPLES_PER_GROUP = 3
+GUESSES = 3
+
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_PHONE = re.compile(r"\+?\d[\d\s().-]{6,}\d")
+_DIGITS = re.compile(r"\d{5,}")
+
+
+def mask(text: str) -> str:
+    """Return text with e-mail addresses, phone numbers and runs of 5+ digits replaced by placeholders."""
+    text = _EMAIL.sub("[email]", text)
+    text = _PHONE.sub(lambda m: "[phone]" if sum(c.isdigit() for c in m.group()) >= 7 else m.group(), text)
+    return _DIGITS.sub("[number]", text)
+
+
+def norm(text: str) -> str:
+    """The key a message is labelled under: the matcher's normalised text."""
+    return normalise(text)
+
+
+@dataclass(slots=True)
+class Group:
+    """Similar messages shown as one item of the queue."""
+
+    key: int  # the id of its most recent question: what its buttons carry
+    top_entry: str | None
+    norms: dict[str, str] = field(default_factory=dict)  # normalised text -> the newest masked text
+    size: int = 0
+    guesses: tuple[str, ...] = ()
+
+    @property
+    def examples(self) -> list[str]:
+        """Up to 3 example texts, masked."""
+        return list(self.norms.values())[:EXAMPLES_PER_GROUP]
+
+
+def build_queue(candidates: Sequence[ReviewCandidate], decided: Iterable[str], matcher: Matcher) -> list[Group]:
+    """Group the undecided candidates (newest first in) and return the groups, most frequent first."""
+    done = set(decided)
+    by_norm: dict[str, list[ReviewCandidate]] = {}
+    for c in candidates:
+        n = norm(c.text)
+        if n and n not in done:
+            by_norm.setdefault(n, []).append(c)
+    groups: list[Group] = []
+    for n, rows in sorted(by_norm.items(), key=lambda item: (-len(item[1]), -item[1][0].id)):
+        ranked = matcher.rank(rows[0].text)
+        top = ranked[0] if ranked else rows[0].entry_id
+        home = next(
+            (g for g in groups if g.top_entry == top and fuzz.token_set_ratio(n, next(iter(g.norms))) >= MERGE_RATIO),
+            None,
+        )
+        if home is None:
+            home = Group(key=rows[0].id, top_entry=top, guesses=tuple(ranked[:GUESSES]))
+            groups.append(home)
+        home.norms[n] = mask(rows[0].text)
+        home.size += len(rows)
+        home.key = max(home.key, rows[0].id)
+    groups.sort(key=lambda g: -g.size)
+    return groups
+
+
+def find_group(groups: Sequence[Group], key: int) -> Group | None:
+    """Return the group a button's key names, or None once it was decided or purged."""
+    return next((g for g in groups if g.key == key), None)
+
+
+def refusal(group: Group, label: str) -> str | None:
+    """Return why a label is refused, or None: a warning-sign message always keeps its safety answer."""
+    for n, text in group.norms.items():
+        flag = safety.check(n)
+        if flag is not None and label not in (flag.entry_id, WARNING_SIGN):
+            return (
+                f"“{text[:80]}” mentions {flag.reason}, a warning sign: it always gets the safety answer, "
+                "so it cannot be labelled as anything else."
+            )
+    return None
+
+
+def usable_examples(labels: Sequence[ReviewLabel], faq: Faq) -> tuple[tuple[Example, ...], tuple[ReviewLabel, ...]]:
+    """Split stored decisions into examples for the FAQ as it is and labels naming an entry it no longer has."""
+    examples: list[Example] = []
+    missing: list[ReviewLabel] = []
+    for row in labels:
+        if row.label in (SKIP, UNCOVERED):
+            continue
+        if row.label == OFF_TOPIC or row.label in faq.by_id:
+            examples.append(Example(row.text, row.label))
+        else:
+            missing.append(row)
+    return tuple(examples), tuple(missing)
