@@ -79,7 +79,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         knowledge = Knowledge.load(config.faq_path)  # validated and indexed once, then handed to the mode
     except FaqError as exc:
-        return _fail("the FAQ file is invalid:\n" + "\n".join(exc.errors))
+        # One problem is one line; several are listed one a line beneath the count.
+        if len(exc.errors) == 1:
+            return _fail(f"the FAQ file is invalid: {exc.errors[0]}")
+        return _fail(f"the FAQ file has {len(exc.errors)} problems:\n" + "\n".join(exc.errors))
     try:
         config.database_path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

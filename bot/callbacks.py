@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from faq.models import TOPICS, Faq
+from faq.models import Faq
 
 MAX_CALLBACK_BYTES = 64
 DAILY_PRESETS = ("08:00", "12:00", "18:00", "21:00")
@@ -101,7 +101,7 @@ def decode(data: str | None, faq: Faq) -> Press | None:
     if action is None or not _ARG.match(arg):
         return None
     if action == "topic":
-        return Press(action, arg) if arg in TOPICS else None
+        return Press(action, arg) if arg in faq.topics_by_id else None
     return Press(action, arg) if faq.entry(arg) is not None else None
 
 
@@ -112,7 +112,7 @@ def _decode_review(action: Action, rest: str, faq: Faq) -> Press | None:
     if action in ("review_other", "review_skip"):
         return Press(action, "", int(group)) if not arg else None
     if action == "review_topic":
-        return Press(action, arg, int(group)) if arg in TOPICS else None
+        return Press(action, arg, int(group)) if arg in faq.topics_by_id else None
     if arg in REVIEW_SPECIAL or (_ARG.match(arg) and faq.entry(arg) is not None):
         return Press(action, arg, int(group))
     return None

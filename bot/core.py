@@ -24,9 +24,8 @@ from bot.storage import Store
 from faq.examples import OFF_TOPIC, Example
 from faq.loader import FaqError, load_faq
 from faq.matcher import Matcher, MatchResult
-from faq.models import TOPIC_TITLES, TOPICS, Entry, Faq, Tip
+from faq.models import Entry, Faq, Tip
 from faq.passages import passage, read_material
-from faq.safety import CONTRAINDICATIONS, SEE_A_DOCTOR
 from faq.text import normalise
 from faq.tips import tip_of_the_day, unseen_tip
 
@@ -46,17 +45,9 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("forget", "Delete everything I store about you"),
 )
 ADMIN_COMMANDS = frozenset({"stats", "reload", "review"})
-SAFETY_ENTRIES = frozenset({SEE_A_DOCTOR, CONTRAINDICATIONS})
 REVIEW_KEPT = (
     "Questions an admin reviews may be kept anonymously as examples that teach the bot: "
     "with no user id, and with e-mails and numbers masked."
-)
-EXAMPLES = (
-    "Does massage help with back pain?",
-    "Will a rubdown help me sleep?",
-    "Is massage cheaper than painkillers?",
-    "How do I choose a massage therapist?",
-    "Who should not get a massage?",
 )
 
 
@@ -172,7 +163,7 @@ class Knowledge:
         if label == OFF_TOPIC:
             return MatchResult(result.query, "none", None, 0.0)
         entry = self.faq.by_id[label]
-        if entry.id in SAFETY_ENTRIES:
+        if entry.id in (self.faq.roles.warning_signs, self.faq.roles.contraindications):
             return MatchResult(result.query, "answer", entry.id, 100.0, safety_reason="a warning sign")
         return MatchResult(result.query, "answer", entry.id, 100.0)
 
@@ -294,7 +285,8 @@ class Conversation:
             ids += [i for i in self.knowledge.matcher.rank(query) if i not in ids]
             entries = [e for e in (self.faq.entry(i) for i in ids) if e is not None]
         else:
-            entries = [e for e in self.faq.entries if e.topic in ("benefits", "practical")]
+            popular = {t.id for t in self.faq.topics if t.popular}
+            entries = [e for e in self.faq.entries if e.topic in popular]
         return [
             InlineAnswer(
                 id=entry.id,
@@ -382,7 +374,7 @@ class Conversation:
                 Button("👎 Not helpful", callbacks.encode("feedback_down", entry.id)),
             )
         )
-        last = [Button(f"⬅️ {TOPIC_TITLES[entry.topic]}", callbacks.encode("topic", entry.topic))]
+        last = [Button(f"⬅️ {self.faq.title(entry.topic)}", callbacks.encode("topic", entry.topic))]
         if self.knowledge.passage(entry) is not None:
             last.append(Button("📖 Source", callbacks.encode("source", entry.id)))
         rows.append(tuple(last))
@@ -406,12 +398,12 @@ class Conversation:
     def _safety_answer(self, entry: Entry, result: MatchResult) -> Reply:
         lead = (
             f"⚠️ You mentioned <b>{esc(result.safety_reason or 'a warning sign')}</b>. "
-            "Please check with a doctor before trying massage."
+            "Please check with a doctor first."
         )
-        if entry.id == "see-a-doctor":
+        if entry.id == self.faq.roles.warning_signs:
             lead = (
                 f"⚠️ You mentioned <b>{esc(result.safety_reason or 'a warning sign')}</b>. "
-                "That needs a doctor's attention first, not a massage."
+                "That needs a doctor's attention first."
             )
         rows: list[tuple[Button, ...]] = []
         if result.also and result.also in self.faq.by_id:
@@ -421,11 +413,12 @@ class Conversation:
         return Reply(fit(lead + "\n\n" + self._answer_text(entry)), tuple(rows))
 
     def _decline(self) -> Reply:
-        titles = ", ".join(TOPIC_TITLES[t].lower() for t in TOPICS if t != "bot")
+        titles = ", ".join(t.title.lower() for t in self.faq.topics if not t.about_bot)
+        example = f"e.g. <i>{esc(self.faq.examples[0])}</i>, " if self.faq.examples else ""
         text = (
             "Sorry, I'm not sure about that one, and I'd rather not guess. "
-            f"I know about massage therapy for back pain: {esc(titles)}.\n\n"
-            "Try asking another way, e.g. <i>Does massage improve circulation?</i>, or browse the topics."
+            f"I know about {esc(self.faq.subject)}: {esc(titles)}.\n\n"
+            f"Try asking another way, {example}or browse the topics."
         )
         return Reply(text, (self._topics_row(),))
 
@@ -434,7 +427,7 @@ class Conversation:
 
     def _topic_buttons(self) -> Keyboard:
         return tuple(
-            (Button(TOPIC_TITLES[t], callbacks.encode("topic", t)),) for t in TOPICS if self.faq.topic_entries(t)
+            (Button(t.title, callbacks.encode("topic", t.id)),) for t in self.faq.topics if self.faq.topic_entries(t.id)
         )
 
     def _topics_reply(self, *, edit: bool = False) -> Reply:
@@ -444,11 +437,11 @@ class Conversation:
         entries = [e for e in self.faq.entries if e.topic == topic]
         rows = tuple((Button(button_label(e.question), callbacks.encode("answer", e.id)),) for e in entries)
         back = (Button("⬅️ Back", callbacks.encode("topics")),)
-        title = TOPIC_TITLES.get(topic, topic)  # type: ignore[call-overload]
+        title = self.faq.title(topic)
         return Reply(f"<b>{esc(title)}</b>\nPick a question:", (*rows, back), edit=edit)
 
     def _benefits_reply(self, *, edit: bool = False) -> Reply:
-        entries = self.faq.topic_entries("benefits")
+        entries = self.faq.topic_entries(self.faq.roles.benefits)
         rows = tuple((Button(button_label(e.question), callbacks.encode("answer", e.id)),) for e in entries)
         text = (
             "💆 <b>Benefits of massage for back pain</b>\n"
@@ -464,21 +457,21 @@ class Conversation:
 
     def _start(self, who: Sender) -> Response:
         name = f", {esc(who.first_name)}" if who.first_name else ""
+        example = f"for example <i>{esc(self.faq.examples[0])}</i>, " if self.faq.examples else ""
         text = (
-            f"👋 Hi{name}! I answer questions about <b>massage therapy for back pain</b>, "
+            f"👋 Hi{name}! I answer questions about <b>{esc(self.faq.subject)}</b>, "
             "from a curated knowledge base.\n\n"
-            "Ask me anything in your own words, for example <i>Will a massage help me sleep?</i>, "
-            "or use the menu below.\n\n"
+            f"Ask me anything in your own words, {example}or use the menu below.\n\n"
             f"<i>{DISCLAIMER} For severe or unusual pain, see a doctor.</i>"
         )
         return Response((Reply(text, self._menu()),))
 
     def _help(self, who: Sender) -> Response:
         commands = "\n".join(f"/{name} — {esc(text)}" for name, text in COMMANDS)
-        examples = "\n".join(f"• <i>{esc(e)}</i>" for e in EXAMPLES)
+        examples = "\n".join(f"• <i>{esc(e)}</i>" for e in self.faq.examples)
         text = (
             "<b>What I can do</b>\n"
-            "Ask a question about massage and back pain in your own words, typos welcome. "
+            f"Ask a question about {esc(self.faq.subject)} in your own words, typos welcome. "
             "I answer from a curated FAQ and add a practical tip. "
             "If you describe warning signs, I'll tell you to see a doctor.\n\n"
             f"<b>Try asking</b>\n{examples}\n\n<b>Commands</b>\n{commands}\n\n"
@@ -735,9 +728,9 @@ class Conversation:
         back = (Button("⬅️ Back to the queue", callbacks.encode("review")),)
         if press.action == "review_other":
             rows = tuple(
-                (Button(TOPIC_TITLES[t], callbacks.encode("review_topic", t, group.key)),)
-                for t in TOPICS
-                if self.faq.topic_entries(t)
+                (Button(t.title, callbacks.encode("review_topic", t.id, group.key)),)
+                for t in self.faq.topics
+                if self.faq.topic_entries(t.id)
             )
             new = (Button("✍️ No entry fits (a new one to write)", callbacks.encode("review_label", "~new", group.key)),)
             return Response((Reply("Pick a topic:", (*rows, new, back), edit=True),))

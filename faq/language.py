@@ -11,7 +11,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Collection
 
-from faq.matcher import COMMON_WORDS, STOPWORDS
+from faq.matcher import COMMON_WORDS
 from faq.text import tokens
 
 MIN_WORDS = 3
@@ -33,5 +33,5 @@ def is_english(text: str, vocabulary: Collection[str] = ()) -> bool:
     words = [w for w in tokens(text) if w.isalpha()]
     if len(words) < MIN_WORDS:
         return True
-    known = sum(1 for w in words if w in COMMON_WORDS or w in STOPWORDS or w in vocabulary)
+    known = sum(1 for w in words if w in COMMON_WORDS or w in vocabulary)
     return known / len(words) >= MIN_KNOWN_SHARE

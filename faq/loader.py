@@ -13,7 +13,18 @@ from typing import Any, cast
 
 import yaml
 
-from faq.models import DEFAULT_FAQ_PATH, GENERAL_GUIDANCE, TOPICS, Entry, Faq, Tip, Topic
+from faq.models import (
+    DEFAULT_FAQ_PATH,
+    ENTRY_ROLES,
+    GENERAL_GUIDANCE,
+    TOPIC_ROLES,
+    Entry,
+    Faq,
+    Roles,
+    Tip,
+    Topic,
+    Vocabulary,
+)
 from faq.text import normalise
 
 MAX_ANSWER_CHARS = 1000
@@ -21,6 +32,13 @@ MIN_SOURCE_CHARS = 10
 MAX_SOURCE_CHARS = 120
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,40}$")
 _WORD = re.compile(r"^[a-z0-9]+$")
+# What the bot does with each role, for the error that names a missing one.
+ROLE_USES = {
+    "warning_signs": "the answer to a message that describes a warning sign",
+    "contraindications": "the answer to a message that names a reason not to have the treatment",
+    "benefits": "the topic /benefits lists",
+}
+VOCABULARY_LISTS = ("stopwords", "filler", "references", "warning_words")
 
 
 class FaqError(Exception):
@@ -65,6 +83,7 @@ class _Validator:
         self.path = path
         self.material = material
         self.errors: list[str] = []
+        self.declared: dict[str, set[str]] = {"entry": set(), "topic": set()}  # ids written, valid or not
 
     def error(self, where: str, message: str) -> None:
         self.errors.append(f"{self.path}: {where}: {message}")
@@ -76,27 +95,91 @@ class _Validator:
         if not isinstance(version, int) or isinstance(version, bool):
             self.error("field 'version'", "must be an integer")
             version = 0
+        subject = self._text(data, "subject", "header")
+        examples = self._strings(data, "examples", "header", required=False)
         synonyms = self._synonyms(data.get("synonyms", {}))
         anchors = self._words(data.get("anchors", []), "anchors")
         off_topic = self._words(data.get("off_topic", []), "off_topic")
-        entries = self._entries(data.get("entries"))
+        vocabulary = self._vocabulary(data.get("vocabulary"))
+        topics = self._topics(data.get("topics"))
+        entries = self._entries(data.get("entries"), [t.id for t in topics])
         tips = self._tips(data.get("tips"))
         self._cross_check(entries)
-        if self.errors:
+        roles = self._roles(data.get("roles"))
+        if self.errors or roles is None or subject is None:
             raise FaqError(self.path, self.errors)
         return Faq(
             version=version,
             synonyms=synonyms,
+            topics=tuple(topics),
+            roles=roles,
             entries=tuple(entries),
             tips=tuple(tips),
+            subject=subject,
+            examples=tuple(examples),
+            vocabulary=vocabulary,
             path=self.path,
             anchors=anchors,
             off_topic=off_topic,
         )
 
+    def _topics(self, raw: object) -> list[Topic]:
+        topics: list[Topic] = []
+        seen: set[str] = set()
+        for n, item in enumerate(self._list(raw, "topics"), 1):
+            ident = self._id(item, "topic", n, seen)
+            where = f"topic {ident!r}" if ident else f"topic #{n}"
+            title = self._text(item, "title", where)
+            flags = {name: item.get(name, False) for name in ("popular", "about_bot")}
+            for name, value in flags.items():
+                if not isinstance(value, bool):
+                    self.error(where, f"field '{name}' must be true or false")
+            if ident and title:
+                topics.append(Topic(ident, title, flags["popular"] is True, flags["about_bot"] is True))
+        return topics
+
+    def _roles(self, raw: object) -> Roles | None:
+        """Check that each role the code relies on names an entry (or topic) of this file."""
+        wanted = (*ENTRY_ROLES, *TOPIC_ROLES)
+        if raw is None:
+            self.error("field 'roles'", f"is missing; it must name {', '.join(wanted)}")
+            return None
+        if not isinstance(raw, Mapping):
+            self.error("field 'roles'", "must be a mapping of role: entry id (or topic id)")
+            return None
+        found: dict[str, str] = {}
+        for role in raw:
+            if role not in wanted:
+                self.error(f"roles: {role!r}", f"is not a role the bot uses; the roles are {', '.join(wanted)}")
+        for role in wanted:
+            value = raw.get(role)
+            kind = "entry" if role in ENTRY_ROLES else "topic"
+            use = ROLE_USES[role]
+            if not isinstance(value, str) or not value:
+                self.error(f"roles: {role!r}", f"is missing; it must name the {kind} that is {use}")
+            elif value not in self.declared[kind]:
+                self.error(f"roles: {role!r}", f"names {kind} {value!r}, which the file does not have ({use})")
+            else:
+                found[role] = value
+        return Roles(**found) if len(found) == len(wanted) else None
+
+    def _vocabulary(self, raw: object) -> Vocabulary:
+        if raw is None:
+            return Vocabulary()
+        if not isinstance(raw, Mapping):
+            self.error("field 'vocabulary'", f"must be a mapping with the lists {', '.join(VOCABULARY_LISTS)}")
+            return Vocabulary()
+        for name in raw:
+            if name not in VOCABULARY_LISTS:
+                self.error(f"vocabulary: {name!r}", f"is not a known list; they are {', '.join(VOCABULARY_LISTS)}")
+        lists = {name: self._words(raw.get(name), f"vocabulary.{name}") for name in VOCABULARY_LISTS}
+        return Vocabulary(**lists)
+
     def _words(self, raw: object, field: str) -> frozenset[str]:
         if raw is None:
             return frozenset()
+        if isinstance(raw, str):
+            raw = raw.split()  # a block of words separated by spaces or lines
         if not isinstance(raw, list) or not all(isinstance(a, str) and _WORD.match(normalise(a)) for a in raw):
             self.error(f"field '{field}'", "must be a list of single words")
             return frozenset()
@@ -165,17 +248,18 @@ class _Validator:
         if ident in seen:
             self.error(f"{kind} {ident!r}", "duplicate id")
         seen.add(ident)
+        self.declared.setdefault(kind, set()).add(ident)
         return ident
 
-    def _entries(self, raw: object) -> list[Entry]:
+    def _entries(self, raw: object, topic_ids: list[str]) -> list[Entry]:
         entries: list[Entry] = []
         seen: set[str] = set()
         for n, item in enumerate(self._list(raw, "entries"), 1):
             ident = self._id(item, "entry", n, seen)
             where = f"entry {ident!r}" if ident else f"entry #{n}"
             topic = item.get("topic")
-            if topic not in TOPICS:
-                self.error(where, f"field 'topic' must be one of {', '.join(TOPICS)}")
+            if topic not in topic_ids:
+                self.error(where, f"field 'topic' must be one of the topics: {', '.join(topic_ids)}")
             question = self._text(item, "question", where)
             answer = self._text(item, "answer", where)
             if answer is not None and len(answer) > MAX_ANSWER_CHARS:
@@ -186,11 +270,11 @@ class _Validator:
             related = self._strings(item, "related", where, required=False)
             if ident and ident in related:
                 self.error(where, "field 'related' names the entry itself")
-            if ident and question and answer and source and topic in TOPICS:
+            if ident and question and answer and source and isinstance(topic, str) and topic in topic_ids:
                 entries.append(
                     Entry(
                         id=ident,
-                        topic=cast(Topic, topic),
+                        topic=topic,
                         question=question,
                         variants=tuple(variants),
                         answer=answer,

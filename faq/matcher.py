@@ -52,28 +52,6 @@ EVIDENCE_CAP = 9.0
 WORDING_MAX_WORDS = 12  # messages up to this long are also compared word for word with every phrasing
 MIN_EVIDENCE = 1.0
 
-STOPWORDS = frozenset(
-    """
-    a about above after again all also am an and any anything are as at be because been before being
-    between both but by can cant could did do does doing done dont during each either even ever every
-    for from get gets getting got had has have having he her here hers him his how i id if im in into
-    is it its ive just let lets like me might more most much must my myself need no nor not now of off
-    oh ok okay on once one only or other our out over own please pls plz really right rn same should so
-    some something such tell than thank thanks that thats the their them then there these they thing
-    things this those through to too u ur us very wanna was way we well were what whats when where
-    whether which while who why will with would wont yall yes yet you your youre yours yourself
-    hi hey hello lol idk tbh ya yeah wait um uh hmm gonna gotta kinda sorta actually basically literally
-    anyone someone question know want think say said go going make made see use used using give
-    help helps helped work works exactly always n also still ever much many lot lots bit little maybe
-    probably anyway cause since until though although already sure guess mean means kind sort
-    around every anybody somebody everyone thats theres theyre im ive ill hes shes wed
-    instead typical typically usual usually normal normally generally til till time times long last
-    people person folks stuff yo fr ngl smh omg bruh bro tf af lmao haha imo imho btw dude mate down
-    keep keeps kept wtf up nah nope yep yea
-    """.split()
-)
-
-
 @dataclass(frozen=True, slots=True)
 class MatchResult:
     """What the matcher concluded about one message."""
@@ -123,8 +101,17 @@ class Matcher:
 
     def _index(self, faq: Faq) -> None:
         self._ids = [e.id for e in faq.entries]
+        self._stopwords = faq.vocabulary.stopwords
+        self._filler = faq.vocabulary.filler
+        self._references = faq.vocabulary.references
+        self._warning_words = faq.vocabulary.warning_words
+        # The safety check says which kind of warning it found; the FAQ's roles say which entry answers it.
+        self._safety_entry = {
+            safety.SEE_A_DOCTOR: faq.roles.warning_signs,
+            safety.CONTRAINDICATIONS: faq.roles.contraindications,
+        }
         self._synonyms = {k: v.split() for k, v in faq.synonyms.items() if " " not in k}
-        self._shorthand = {k: v[0] for k, v in self._synonyms.items() if len(v) == 1 and v[0] in STOPWORDS}
+        self._shorthand = {k: v[0] for k, v in self._synonyms.items() if len(v) == 1 and v[0] in self._stopwords}
         # Phrases ("how much", "nod off") are rewritten as a whole before words are looked at, longest first;
         # each word may carry an ending ("breaking the bank"). Keyed by the forms of their first word.
         phrases = sorted((k for k in faq.synonyms if " " in k), key=lambda p: (len(p.split()), len(p)), reverse=True)
@@ -161,14 +148,14 @@ class Matcher:
         self._off_topic = faq.off_topic
         for values in self._synonyms.values():
             surface.update(values)
-        surface.update(_SAFETY_VOCABULARY)
+        surface.update(self._warning_words)
 
-        self._vocabulary = sorted(w for w in surface if len(w) > 2 and w not in STOPWORDS)
-        self.vocabulary = frozenset(surface)  # every word the FAQ uses, as written
+        self._vocabulary = sorted(w for w in surface if len(w) > 2 and w not in self._stopwords)
+        self.vocabulary = frozenset(surface | self._stopwords)  # every word the FAQ uses, as written, and fillers
         # Stopwords are correction targets too, so "abot" reads as "about", not the content word "bot". They
         # come first because extractOne keeps the first of equal scores, and a misspelt word is far more
         # often a common one: "wolud" is "would", not "wound".
-        self._targets = sorted(w for w in STOPWORDS if len(w) > 2) + self._vocabulary
+        self._targets = sorted(w for w in self._stopwords if len(w) > 2) + self._vocabulary
         self._target_positions: dict[int, list[int]] = defaultdict(list)  # by length, for `_targets_near`
         for position, target in enumerate(self._targets):
             self._target_positions[len(target)].append(position)
@@ -222,7 +209,7 @@ class Matcher:
         words: list[str] = []
         for word in raw:
             for mapped in self._mapped(word):
-                if mapped not in STOPWORDS:
+                if mapped not in self._stopwords:
                     words.append(stem(mapped))
         return words
 
@@ -250,7 +237,8 @@ class Matcher:
             )
             # A warning sign needs a closer typo: one edit, not on the first letter, which turns everyday
             # words into one ("inflation" is not "infection", "sounds" is not "wounds").
-            found = [hit for hit in found if hit[0] not in _SAFETY_VOCABULARY or (hit[1] <= 1 and hit[0][0] == word[0])]
+            careful = self._warning_words
+            found = [hit for hit in found if hit[0] not in careful or (hit[1] <= 1 and hit[0][0] == word[0])]
             # Among equally near words, a dropped or doubled letter beats a changed one ("masage" is "massage",
             # not "manage"), then the word the FAQ uses most; stopwords stay first on a full tie.
             best = min(
@@ -303,16 +291,16 @@ class Matcher:
         previous = ""
         for word in raw:
             negated, previous = previous in NEGATIONS, word
-            if negated and word in _SAFETY_VOCABULARY:
+            if negated and word in self._warning_words:
                 fixed.append(word)  # "no fall or anything" is not about falls
                 continue
             word = self._shorthand.get(word, word)  # "u" -> "you", so the whole-wording fallback sees real words
-            if word in STOPWORDS:
+            if word in self._stopwords:
                 fixed.append(word)
                 continue
             if word not in self._known and stem(word) not in self._known:
                 correction = self._correct(word)
-                if word in COMMON_WORDS and correction not in STOPWORDS:
+                if word in COMMON_WORDS and correction not in self._stopwords:
                     # An everyday word is meant as typed ("seat" is not "set"), unless it is a slip for a filler
                     # word ("dose" for "does"): the FAQ just does not use it.
                     correction = None
@@ -320,14 +308,14 @@ class Matcher:
                     query.unknown_words.append(stem(word))
                     fixed.append(word)
                     continue
-                if correction in STOPWORDS:
+                if correction in self._stopwords:
                     fixed.append(correction)  # a misspelt filler word ("abot", "thsi") reads as the word
                     continue
                 query.corrected.add(correction)
                 word = correction
             fixed.append(word)
             for mapped in self._mapped(word):
-                if mapped not in STOPWORDS:
+                if mapped not in self._stopwords:
                     query.words.append(stem(mapped))
         query.text = " ".join(fixed)
         return query
@@ -346,9 +334,10 @@ class Matcher:
                 return MatchResult(shown, "answer", exact, 100.0)
         ranked = self._rank(query)
         if flag is not None:
+            answer = self._safety_entry[flag.entry_id]
             # The other entry must earn an answer on its own score, not on the safety entry's.
-            other = next((i for i, s in ranked if i != flag.entry_id and s >= ANSWER_SCORE), None)
-            return MatchResult(shown, "answer", flag.entry_id, 100.0, safety_reason=flag.reason, also=other)
+            other = next((i for i, s in ranked if i != answer and s >= ANSWER_SCORE), None)
+            return MatchResult(shown, "answer", answer, 100.0, safety_reason=flag.reason, also=other)
         if not ranked:
             return MatchResult(shown, "none", None, 0.0)
         best_id, best = ranked[0]
@@ -374,7 +363,7 @@ class Matcher:
         if not self._off_topic.isdisjoint(said):
             return []  # a career, a gadget, a pet: not what the FAQ is about, whatever else the message says
         if self._anchors and not self._anchors.intersection(query.words):
-            refers = not REFERENCES.isdisjoint(said)  # "it", "one", "you": a follow-up, or the bot itself
+            refers = not self._references.isdisjoint(said)  # "it", "one", "you": a follow-up, or the bot itself
             if query.unknown >= len(query.words) and not refers:
                 return []  # words the FAQ never uses, and nothing about massage or backs: another subject
             if len(set(query.words)) >= 2 and not refers:
@@ -438,7 +427,7 @@ class Matcher:
         """Score a message made only of common words ("what can you do") by its whole wording."""
         if not text:
             return []
-        text = " ".join(w for w in text.split() if w not in FILLER)
+        text = " ".join(w for w in text.split() if w not in self._filler)
         known = self._fallbacks.get(text)
         if known is not None:  # the same few messages come back ("help", "who are you")
             return known
@@ -457,23 +446,6 @@ COMMON_WORDS = frozenset(
     line for line in COMMON_WORDS_PATH.read_text(encoding="utf-8").splitlines() if line and not line.startswith("#")
 )
 
-# Interjections carry no meaning; the whole-wording fallback ignores them ("wait who even are u").
-FILLER = frozenset(
-    "wait hey hi hello yo lol even so um uh hmm ok okay just really actually like pls please bro tbh idk rn".split()
-)
-
 NEGATIONS = frozenset("no not without never nor".split())
 
 _ENDINGS = ("", "s", "es", "ed", "ing")  # a synonym phrase's words may carry one of these
-
-
-# Words that stand in for massage in a follow-up ("is it safe", "can i get one cheap") or address the bot.
-REFERENCES = frozenset("it its one ones this that they them these those you u ya".split())
-
-_SAFETY_VOCABULARY = frozenset(
-    """
-    numb numbness tingling bladder bowel bowels incontinence fever feverish accident crash fell fall
-    weight chest severe worsening unbearable excruciating pregnant pregnancy clot clots thinner thinners
-    fracture fractured broken osteoporosis wound wounds infection infected surgery weak weakness legs
-    """.split()
-)

@@ -4,21 +4,48 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 from faq.text import normalise
 
-Topic = Literal["basics", "benefits", "practical", "safety", "bot"]
-TOPICS: tuple[Topic, ...] = ("basics", "benefits", "practical", "safety", "bot")
-TOPIC_TITLES: dict[Topic, str] = {
-    "basics": "Massage basics",
-    "benefits": "Benefits for back pain",
-    "practical": "Practical questions",
-    "safety": "Safety",
-    "bot": "About this bot",
-}
 GENERAL_GUIDANCE = "general guidance"
 DEFAULT_FAQ_PATH = Path(__file__).with_name("faq.yaml")
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    """A group of entries, browsed with /topics; declared in the FAQ file's `topics:` section."""
+
+    id: str
+    title: str
+    popular: bool = False  # its questions are offered for an empty inline query
+    about_bot: bool = False  # about the bot itself, not the subject: left out when the bot says what it knows
+
+
+@dataclass(frozen=True, slots=True)
+class Roles:
+    """The entries and topics the bot's code relies on, named once in the FAQ file's `roles:` section.
+
+    The loader checks that each role names an entry (or a topic) of the file, so code reads `faq.roles`
+    instead of spelling ids, and a file without them is rejected rather than failing on the first user.
+    """
+
+    warning_signs: str  # entry: the answer to a message that describes a warning sign (see a doctor first)
+    contraindications: str  # entry: the answer to a message that names a reason not to have the treatment
+    benefits: str  # topic: what /benefits and the menu's Benefits button list
+
+
+ENTRY_ROLES = ("warning_signs", "contraindications")
+TOPIC_ROLES = ("benefits",)
+
+
+@dataclass(frozen=True, slots=True)
+class Vocabulary:
+    """Word lists that steer the matcher, from the FAQ file's `vocabulary:` section (each optional)."""
+
+    stopwords: frozenset[str] = frozenset()  # filler words: never evidence, yet typo targets ("abot" -> about)
+    filler: frozenset[str] = frozenset()  # interjections the whole-wording fallback ignores ("wait who are u")
+    references: frozenset[str] = frozenset()  # words standing in for the subject in a follow-up ("is it safe")
+    warning_words: frozenset[str] = frozenset()  # a typo becomes one of these only with one edit, first letter kept
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +53,7 @@ class Entry:
     """One question the bot can answer."""
 
     id: str
-    topic: Topic
+    topic: str  # a topic id
     question: str
     variants: tuple[str, ...]
     answer: str
@@ -61,19 +88,26 @@ class Tip:
 
 @dataclass(frozen=True, slots=True)
 class Faq:
-    """The whole knowledge base: entries, tips and the synonym table."""
+    """The whole knowledge base: topics, entries, tips, the roles the bot relies on and the word lists."""
 
     version: int
     synonyms: dict[str, str]
+    topics: tuple[Topic, ...]
+    roles: Roles
     entries: tuple[Entry, ...]
     tips: tuple[Tip, ...]
+    subject: str  # what the FAQ is about, as the bot names it: "massage therapy for back pain"
+    examples: tuple[str, ...] = ()  # questions the bot suggests trying
+    vocabulary: Vocabulary = Vocabulary()
     path: Path | None = None
     anchors: frozenset[str] = frozenset()  # words that tie a message to the FAQ's subject (see the matcher)
     off_topic: frozenset[str] = frozenset()  # words that mark a message as about something else
     by_id: dict[str, Entry] = field(init=False, repr=False, compare=False)
     tips_by_id: dict[str, Tip] = field(init=False, repr=False, compare=False)
+    topics_by_id: dict[str, Topic] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "topics_by_id", {t.id: t for t in self.topics})
         object.__setattr__(self, "by_id", {e.id: e for e in self.entries})
         object.__setattr__(self, "tips_by_id", {t.id: t for t in self.tips})
 
@@ -81,6 +115,21 @@ class Faq:
         """Return the entry with this id, or None."""
         return self.by_id.get(entry_id)
 
-    def topic_entries(self, topic: Topic) -> tuple[Entry, ...]:
-        """Return the entries of one topic, in file order."""
+    def topic_entries(self, topic: str) -> tuple[Entry, ...]:
+        """Return the entries of one topic (by id), in file order."""
         return tuple(e for e in self.entries if e.topic == topic)
+
+    def title(self, topic: str) -> str:
+        """Return a topic's title (its id, for an id the file does not declare)."""
+        known = self.topics_by_id.get(topic)
+        return known.title if known else topic
+
+    @property
+    def warning_signs(self) -> Entry:
+        """The entry that answers a message describing a warning sign."""
+        return self.by_id[self.roles.warning_signs]
+
+    @property
+    def contraindications(self) -> Entry:
+        """The entry that answers a message naming a reason not to have the treatment."""
+        return self.by_id[self.roles.contraindications]

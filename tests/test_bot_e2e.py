@@ -20,7 +20,6 @@ import pytest
 from bot.core import COMMANDS
 from faq.loader import load_faq
 from faq.matcher import Matcher
-from faq.models import TOPIC_TITLES, TOPICS
 from tests.botproc import SENTINEL_SECRET, SENTINEL_TOKEN, BotProcess
 from tests.fake_telegram import DEFAULT_BOT_USERNAME, Call, FakeTelegram
 
@@ -222,12 +221,12 @@ def test_help_lists_commands_and_example_questions(chat: Chat) -> None:
 def test_topics_browse_and_back_edit_one_message_in_place(chat: Chat) -> None:
     """Topics → topic → question → back to the topic → back to topics all edit the same message."""
     menu = chat.ask("/topics")
-    assert buttons(menu) == [f"t:{t}" for t in TOPICS]
+    assert buttons(menu) == [f"t:{t}" for t in FAQ.topics_by_id]
     assert "Pick a topic" in visible(menu)
 
     topic = chat.press_and_edit("t:benefits", menu)
     benefit_ids = [e.id for e in FAQ.topic_entries("benefits")]
-    assert visible(topic).startswith(TOPIC_TITLES["benefits"])
+    assert visible(topic).startswith(FAQ.title("benefits"))
     assert buttons(topic) == [f"a:{i}" for i in benefit_ids] + ["m"]
     assert labels(topic)[-1] == "⬅️ Back"
 
@@ -239,7 +238,7 @@ def test_topics_browse_and_back_edit_one_message_in_place(chat: Chat) -> None:
     assert buttons(back) == buttons(topic)
 
     top = chat.press_and_edit("m", menu)
-    assert buttons(top) == [f"t:{t}" for t in TOPICS]
+    assert buttons(top) == [f"t:{t}" for t in FAQ.topics_by_id]
     assert len(chat.messages()) == 1, "browsing sends no new messages"
 
 
@@ -414,7 +413,7 @@ def test_empty_inline_query_offers_popular_topics(tg: FakeTelegram, bot: BotProc
     call = tg.wait_for(lambda c: c.method == "answerInlineQuery" and c.params["inline_query_id"] == query_id)
     results = call.params["results"]
     assert 1 <= len(results) <= 10
-    popular = {e.id for e in FAQ.entries if e.topic in ("benefits", "practical")}
+    popular = {e.id for e in FAQ.entries if FAQ.topics_by_id[e.topic].popular}
     assert {r["id"] for r in results} <= popular
 
 

@@ -12,10 +12,11 @@ import pytest
 import yaml
 
 from faq.models import Faq
-from tests.conftest import DEV_SET, MATERIAL
+from tests.conftest import DATA, DEV_SET, MATERIAL
 
 ROOT = Path(__file__).resolve().parent.parent
 JSON_KEYS = {"q", "id", "tier", "score", "suggestions"}
+SLEEP_FAQ = DATA / "sleep" / "faq.yaml"  # a small FAQ about something else entirely
 
 
 def run(*args: str | Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -31,32 +32,6 @@ def run(*args: str | Path, stdin: str | None = None) -> subprocess.CompletedProc
         timeout=120,
         check=False,
     )
-
-
-def small_faq(tmp_path: Path) -> Path:
-    """Write a two-entry FAQ about something else entirely and return its path."""
-    entries = [
-        {
-            "id": "parking",
-            "topic": "practical",
-            "question": "Where can I park?",
-            "variants": ["parking", "is there a car park", "where do i leave my car"],
-            "answer": "Behind the building.",
-            "source": "general guidance",
-        },
-        {
-            "id": "opening-hours",
-            "topic": "practical",
-            "question": "When are you open?",
-            "variants": ["opening hours", "what time do you open", "are you open on sunday"],
-            "answer": "Nine to five, Monday to Saturday.",
-            "source": "general guidance",
-        },
-    ]
-    tips = [{"id": "tip-early", "text": "Come early.", "source": "general guidance"}]
-    path = tmp_path / "other.yaml"
-    path.write_text(yaml.safe_dump({"version": 1, "entries": entries, "tips": tips}), encoding="utf-8")
-    return path
 
 
 def test_match_prints_tier_id_score_and_answer(faq: Faq) -> None:
@@ -166,7 +141,8 @@ def test_validate_a_broken_file_lists_its_errors(tmp_path: Path) -> None:
     """`validate PATH` on a broken file exits non-zero and prints every error, naming the file."""
     broken = tmp_path / "broken.yaml"
     broken.write_text(
-        "version: 1\nentries:\n"
+        "version: 1\nsubject: tests\ntopics: [{id: basics, title: Basics}]\n"
+        "roles: {warning_signs: a, contraindications: b, benefits: basics}\nentries:\n"
         "  - {id: a, topic: gossip, question: Why, variants: [v], answer: A, source: general guidance}\n"
         "  - {id: b, topic: basics, question: When, variants: [w], source: general guidance, related: [zzz]}\n"
         "tips:\n  - {id: t, text: T, source: general guidance}\n",
@@ -178,7 +154,7 @@ def test_validate_a_broken_file_lists_its_errors(tmp_path: Path) -> None:
     assert done.returncode != 0
     assert done.stdout == ""
     errors = done.stderr.splitlines()
-    assert f"{broken}: entry 'a': field 'topic' must be one of basics, benefits, practical, safety, bot" in errors
+    assert f"{broken}: entry 'a': field 'topic' must be one of the topics: basics" in errors
     assert f"{broken}: entry 'b': field 'answer' is missing" in errors
     assert len(errors) == 2
     assert "Traceback" not in done.stderr
@@ -213,26 +189,25 @@ def test_eval_prints_accuracy_per_kind() -> None:
 @pytest.mark.parametrize("where", ["before", "after"])
 def test_faq_option_swaps_the_faq_for_match(tmp_path: Path, where: str) -> None:
     """`--faq PATH` makes match use another FAQ, given before or after the subcommand."""
-    other = small_faq(tmp_path)
-    args = ["--faq", other, "match", "--json", "where can i park"]
+    args = ["--faq", SLEEP_FAQ, "match", "--json", "is coffee bad for sleep"]
     if where == "after":
-        args = ["match", "--json", "where can i park", "--faq", other]
+        args = ["match", "--json", "is coffee bad for sleep", "--faq", SLEEP_FAQ]
 
     done = run(*args)
 
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["id"] == "parking"
+    assert json.loads(done.stdout)["id"] == "caffeine"
 
 
 def test_faq_option_swaps_the_faq_for_validate_and_eval(tmp_path: Path) -> None:
     """`--faq PATH` makes validate check, and eval score, the other FAQ."""
-    other = small_faq(tmp_path)
+    other = SLEEP_FAQ
     cases = tmp_path / "cases.yaml"
     cases.write_text(
         yaml.safe_dump(
             [
-                {"q": "what time do you open", "expect": ["opening-hours"], "kind": "short"},
-                {"q": "where can i park my car", "expect": ["parking"], "kind": "paraphrase"},
+                {"q": "how late can i drink coffee", "expect": ["caffeine"], "kind": "short"},
+                {"q": "my bedroom is too hot to sleep in", "expect": ["bedroom-setup"], "kind": "paraphrase"},
             ]
         ),
         encoding="utf-8",
@@ -241,7 +216,7 @@ def test_faq_option_swaps_the_faq_for_validate_and_eval(tmp_path: Path) -> None:
     validated = run("--faq", other, "validate")
     scored = run("eval", cases, "--faq", other)
 
-    assert validated.stdout.strip() == "OK: 2 entries, 1 tips"
+    assert validated.stdout.strip() == "OK: 11 entries, 3 tips"
     assert scored.returncode == 0, scored.stderr
     assert "in-domain top-1:       100.0%  (2/2)" in scored.stdout
 

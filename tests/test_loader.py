@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from faq.loader import MAX_ANSWER_CHARS, FaqError, load_faq, parse_faq
-from faq.models import DEFAULT_FAQ_PATH, TOPICS, Faq
+from faq.models import DEFAULT_FAQ_PATH, Faq
 from tests.conftest import MATERIAL
 
 REQUIRED_IDS = (
@@ -33,11 +33,26 @@ def entry(ident: str, **fields: object) -> dict[str, object]:
     return {k: v for k, v in data.items() if v is not None}
 
 
-def faq_yaml(*entries: dict[str, object]) -> str:
-    """Return FAQ YAML text with the given entries (two valid ones by default) and one tip."""
+TOPICS = [{"id": "basics", "title": "Basics"}, {"id": "safety", "title": "Safety"}]
+ROLES = {"warning_signs": "alpha", "contraindications": "beta", "benefits": "basics"}
+
+
+def faq_yaml(*entries: dict[str, object], **header: object) -> str:
+    """Return FAQ YAML text with the given entries (two valid ones by default), one tip, two topics and roles
+    naming alpha and beta; keyword arguments replace header sections (None removes one)."""
     items = list(entries) or [entry("alpha"), entry("beta")]
     tips = [{"id": "tip-one", "text": "Drink water.", "source": "general guidance"}]
-    return yaml.safe_dump({"version": 1, "synonyms": {"rubdown": "massage"}, "entries": items, "tips": tips})
+    data: dict[str, object] = {
+        "version": 1,
+        "subject": "massage",
+        "topics": TOPICS,
+        "roles": ROLES,
+        "synonyms": {"rubdown": "massage"},
+        "entries": items,
+        "tips": tips,
+    }
+    data.update(header)
+    return yaml.safe_dump({k: v for k, v in data.items() if v is not None}, sort_keys=False)
 
 
 def errors_of(tmp_path: Path, text: str, material: str | None = None) -> list[str]:
@@ -184,7 +199,9 @@ def test_wrong_topic(tmp_path: Path) -> None:
     """A topic outside the known list is reported, listing the allowed topics."""
     errors = errors_of(tmp_path, faq_yaml(entry("alpha", topic="gossip"), entry("beta")))
 
-    assert errors == [f"{tmp_path / 'faq.yaml'}: entry 'alpha': field 'topic' must be one of {', '.join(TOPICS)}"]
+    assert errors == [
+        f"{tmp_path / 'faq.yaml'}: entry 'alpha': field 'topic' must be one of the topics: basics, safety"
+    ]
 
 
 def test_anchors_must_be_single_words(tmp_path: Path) -> None:
@@ -255,3 +272,82 @@ def test_safety_entries_rest_on_general_guidance(faq: Faq) -> None:
 
     assert {"see-a-doctor", "contraindications"} <= {e.id for e in safety}
     assert all(e.is_general_guidance for e in safety)
+
+
+def test_roles_name_the_shipped_safety_entries_and_benefits_topic(faq: Faq) -> None:
+    """The shipped FAQ declares, in one place, the entries and topic the bot relies on."""
+    assert (faq.roles.warning_signs, faq.roles.contraindications, faq.roles.benefits) == (
+        "see-a-doctor",
+        "contraindications",
+        "benefits",
+    )
+    assert faq.warning_signs.id == "see-a-doctor"
+    assert faq.topic_entries(faq.roles.benefits)
+
+
+def test_a_role_naming_a_missing_entry_is_reported_by_name(tmp_path: Path) -> None:
+    """A role whose entry is not in the file is one error naming the role, the entry and what it is for."""
+    roles = {**ROLES, "warning_signs": "see-a-doctor"}
+
+    errors = errors_of(tmp_path, faq_yaml(roles=roles))
+
+    assert errors == [
+        f"{tmp_path / 'faq.yaml'}: roles: 'warning_signs': names entry 'see-a-doctor', which the file does not have "
+        "(the answer to a message that describes a warning sign)"
+    ]
+
+
+def test_a_role_naming_a_missing_topic_is_reported(tmp_path: Path) -> None:
+    """The benefits role must name a declared topic."""
+    errors = errors_of(tmp_path, faq_yaml(roles={**ROLES, "benefits": "perks"}))
+
+    assert errors == [
+        f"{tmp_path / 'faq.yaml'}: roles: 'benefits': names topic 'perks', which the file does not have "
+        "(the topic /benefits lists)"
+    ]
+
+
+def test_missing_and_unknown_roles_are_reported(tmp_path: Path) -> None:
+    """A file without roles says which it needs; a missing or misspelt role is named."""
+    [missing] = errors_of(tmp_path, faq_yaml(roles=None))
+    partial = errors_of(tmp_path, faq_yaml(roles={"warning_sign": "alpha", "contraindications": "beta"}))
+
+    assert missing.endswith("field 'roles': is missing; it must name warning_signs, contraindications, benefits")
+    assert any("roles: 'warning_sign': is not a role the bot uses" in e for e in partial)
+    assert any("roles: 'warning_signs': is missing; it must name the entry that is the answer to" in e for e in partial)
+    assert any("roles: 'benefits': is missing; it must name the topic" in e for e in partial)
+
+
+def test_topics_are_declared_with_titles(tmp_path: Path) -> None:
+    """Topics load in file order with their titles and flags; a topic without a title or with a non-boolean
+    flag is reported; a file without topics says it needs them."""
+    faq = parse_faq(faq_yaml(topics=[*TOPICS, {"id": "bot", "title": "About", "about_bot": True}]))
+    no_title = errors_of(tmp_path, faq_yaml(topics=[*TOPICS, {"id": "extra"}]))
+    bad_flag = errors_of(tmp_path, faq_yaml(topics=[*TOPICS, {"id": "extra", "title": "X", "popular": "yes please"}]))
+
+    assert [(t.id, t.title, t.about_bot) for t in faq.topics][-1] == ("bot", "About", True)
+    assert faq.title("basics") == "Basics"
+    assert no_title == [f"{tmp_path / 'faq.yaml'}: topic 'extra': field 'title' is missing"]
+    assert bad_flag == [f"{tmp_path / 'faq.yaml'}: topic 'extra': field 'popular' must be true or false"]
+    assert any("field 'topics': must be a non-empty list" in e for e in errors_of(tmp_path, faq_yaml(topics=None)))
+
+
+def test_vocabulary_lists_load_as_word_sets(tmp_path: Path) -> None:
+    """The vocabulary's lists load from space-separated words or YAML lists; an unknown list is reported."""
+    faq = parse_faq(faq_yaml(vocabulary={"stopwords": "the a  an\nof", "references": ["it", "this"]}))
+    errors = errors_of(tmp_path, faq_yaml(vocabulary={"stopword": "the"}))
+
+    assert faq.vocabulary.stopwords == frozenset({"the", "a", "an", "of"})
+    assert faq.vocabulary.references == frozenset({"it", "this"})
+    assert faq.vocabulary.filler == frozenset()
+    assert errors == [
+        f"{tmp_path / 'faq.yaml'}: vocabulary: 'stopword': is not a known list; they are stopwords, filler, "
+        "references, warning_words"
+    ]
+
+
+def test_the_subject_is_required(tmp_path: Path) -> None:
+    """A file without `subject` is reported: the bot names it when it says what it knows about."""
+    errors = errors_of(tmp_path, faq_yaml(subject=None))
+
+    assert errors == [f"{tmp_path / 'faq.yaml'}: header: field 'subject' is missing"]

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from faq.evaluation import evaluate, load_cases, percent
 from faq.loader import load_faq
-from faq.matcher import STOPWORDS, Matcher, MatchResult
+from faq.matcher import Matcher, MatchResult
 from faq.models import Faq
 from tests.conftest import DEV_SET
 
@@ -265,7 +265,8 @@ def test_every_synonym_leads_to_a_word_that_counts(faq: Faq) -> None:
 
     Only chat shorthand for filler words ("u" -> "you", "bc" -> "because") may do that, on purpose.
     """
-    lost = {key: value for key, value in faq.synonyms.items() if all(w in STOPWORDS for w in value.split())}
+    filler = faq.vocabulary.stopwords
+    lost = {key: value for key, value in faq.synonyms.items() if all(w in filler for w in value.split())}
 
     assert all(len(key) <= 3 for key in lost), lost
 
