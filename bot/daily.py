@@ -114,6 +114,8 @@ def parse_time(text: str) -> str:
     minute = int(match["minute"]) if match["minute"] is not None else 0
     if match["minute"] is not None and len(match["minute"]) != 2:
         raise _usage_error(f"Write the minutes with two digits, e.g. {hour}:0{minute}.")
+    if match["meridiem"] is None and hour > 23 and minute > 59:
+        raise _usage_error(f"{_echo(text)} is not a time: hours run from 00 to 23 and minutes from 00 to 59.")
     if minute > 59:
         raise _usage_error(f"{_echo(text)} is not a time: minutes run from 00 to 59.")
     meridiem = match["meridiem"]
