@@ -146,6 +146,12 @@ def test_parse_time_accepts_24_hour_and_am_pm(text: str, expected: str) -> None:
     assert parse_time(text) == expected
 
 
+def test_parse_time_names_the_hour_when_both_parts_are_out_of_range() -> None:
+    """'/daily 25:99' says the hour is wrong too, not only the minutes."""
+    with pytest.raises(DailyUsageError, match="hours run from 00 to 23"):
+        parse_time("25:99")
+
+
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
