@@ -21,7 +21,7 @@ from bot import callbacks, daily, review
 from bot.callbacks import DAILY_PRESETS, Press
 from bot.render import button_label, esc, fit
 from bot.storage import Store
-from faq.examples import OFF_TOPIC, Example
+from faq.examples import OFF_TOPIC, Example, LabelledAnswers
 from faq.loader import FaqError, load_faq
 from faq.matcher import Matcher, MatchResult
 from faq.models import Entry, Faq, Tip
@@ -131,10 +131,7 @@ class Knowledge:
         self.faq = faq
         self.material = material  # the article the FAQ is built on, when it lies beside the FAQ file
         self.matcher = matcher if matcher is not None else Matcher(faq)
-        valid = {*faq.by_id, OFF_TOPIC}
-        self.examples = tuple(e for e in examples if e.label in valid)
-        self.ignored = tuple(e for e in examples if e.label not in valid)
-        self._labelled = {normalise(e.text): e.label for e in self.examples}
+        self.labels = LabelledAnswers(faq, examples)
 
     @classmethod
     def load(cls, path: Path) -> Knowledge:
@@ -152,20 +149,22 @@ class Knowledge:
         """Return a Knowledge for the same FAQ that honours `examples` (blocking: call it off the event loop)."""
         return Knowledge(self.faq, self.material, examples, self.matcher)
 
+    @property
+    def examples(self) -> tuple[Example, ...]:
+        """The labelled examples in use."""
+        return self.labels.used
+
+    @property
+    def ignored(self) -> tuple[Example, ...]:
+        """Labels naming an entry the FAQ lacks: reported, never applied."""
+        return self.labels.ignored
+
     def match(self, text: str) -> MatchResult:
         """Return the verdict on a message: safety first, then the labelled examples, then the matcher."""
         result = self.matcher.match(text)
-        if result.safety_reason or not self._labelled:
+        if result.safety_reason:
             return result
-        label = self._labelled.get(normalise(text))
-        if label is None:
-            return result
-        if label == OFF_TOPIC:
-            return MatchResult(result.query, "none", None, 0.0)
-        entry = self.faq.by_id[label]
-        if entry.id in (self.faq.roles.warning_signs, self.faq.roles.contraindications):
-            return MatchResult(result.query, "answer", entry.id, 100.0, safety_reason="a warning sign")
-        return MatchResult(result.query, "answer", entry.id, 100.0)
+        return self.labels.verdict(text, result.query) or result
 
 
 @dataclass(frozen=True, slots=True)

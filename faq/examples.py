@@ -26,7 +26,9 @@ from pathlib import Path
 
 import yaml
 
+from faq.matcher import MatchResult
 from faq.models import Faq
+from faq.text import normalise
 
 OFF_TOPIC = "off-topic"
 EXAMPLES_VERSION = 1
@@ -45,6 +47,32 @@ class Example:
     def is_off_topic(self) -> bool:
         """True when the message is not about the FAQ's subject."""
         return self.label == OFF_TOPIC
+
+
+class LabelledAnswers:
+    """The examples in use for one FAQ, by normalised text: a labelled message asked again gets its label.
+
+    An entry id answers with that entry (a safety entry as a warning sign), ``off-topic`` declines. Labels
+    naming an entry the FAQ lacks (after a /reload removed it) are set aside in `ignored`, never an error.
+    """
+
+    def __init__(self, faq: Faq, examples: Iterable[Example]) -> None:
+        valid = {*faq.by_id, OFF_TOPIC}
+        examples = tuple(examples)
+        self.used = tuple(e for e in examples if e.label in valid)
+        self.ignored = tuple(e for e in examples if e.label not in valid)
+        self._by_text = {normalise(e.text): e.label for e in self.used}
+        self._safety = frozenset({faq.roles.warning_signs, faq.roles.contraindications})
+
+    def verdict(self, text: str, query: str) -> MatchResult | None:
+        """Return the labelled answer to `text` (shown as `query`), or None when no example has its text."""
+        label = self._by_text.get(normalise(text)) if self._by_text else None
+        if label is None:
+            return None
+        if label == OFF_TOPIC:
+            return MatchResult(query, "none", None, 0.0)
+        reason = "a warning sign" if label in self._safety else None
+        return MatchResult(query, "answer", label, 100.0, safety_reason=reason)
 
 
 class ExamplesError(Exception):

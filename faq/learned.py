@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from faq.embedding import Embedder, Vectors
+from faq.embedding import DIMENSIONS, Embedder, Vectors
 from faq.examples import OFF_TOPIC, Example
 from faq.models import Faq
 
@@ -112,7 +112,7 @@ class EmbeddingCache:
             for text, vector in zip(missing, embedder.embed(missing, progress), strict=True):
                 self._vectors[text] = vector
             self._dirty = True
-        return np.stack([self._vectors[t] for t in texts]) if texts else np.zeros((0, 384), dtype=np.float32)
+        return np.stack([self._vectors[t] for t in texts]) if texts else np.zeros((0, DIMENSIONS), dtype=np.float32)
 
     def save(self) -> None:
         """Write the cache atomically; a folder that cannot be written only costs the next start time."""

@@ -13,24 +13,18 @@ of becomes "Did you mean…" or a decline, never a confident wrong answer.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from faq import language
 from faq.embedding import Embedder, ModelError
-from faq.examples import OFF_TOPIC, Example
+from faq.examples import OFF_TOPIC, Example, LabelledAnswers
 from faq.learned import LearnedLayer, Prediction, Progress
 from faq.matcher import ANSWER_SCORE, SUGGEST_SCORE, Matcher, MatchResult
 from faq.models import Faq
-from faq.text import normalise
 
 logger = logging.getLogger(__name__)
-
-SEE_A_DOCTOR = "see-a-doctor"
-CONTRAINDICATIONS = "contraindications"
-SAFETY_IDS = frozenset({SEE_A_DOCTOR, CONTRAINDICATIONS})
-
 
 @dataclass(frozen=True, slots=True)
 class Thresholds:
@@ -65,7 +59,7 @@ class Understanding:
         self.learned = learned
         self.thresholds = thresholds
         # A message an operator (or the examples file) labelled gets that label when asked again verbatim.
-        self._labelled = {normalise(e.text): e.label for e in labelled if e.label in faq.by_id or e.is_off_topic}
+        self.labels = LabelledAnswers(faq, labelled)
 
     @classmethod
     def build(
@@ -101,18 +95,17 @@ class Understanding:
         lexical = self.lexical.match(text)
         if lexical.safety_reason is not None:
             return lexical  # the warning-sign rules always win
-        label = self._labelled.get(normalise(text))
-        if label is not None:
-            if label == OFF_TOPIC:
-                return MatchResult(lexical.query, "none", None, 0.0)
-            reason = "labelled warning sign" if label in SAFETY_IDS else None
-            return MatchResult(lexical.query, "answer", label, 100.0, safety_reason=reason)
+        labelled = self.labels.verdict(text, lexical.query)
+        if labelled is not None:
+            return labelled
         if lexical.tier == "answer" and lexical.score >= 100.0:
             return lexical  # one of the FAQ's own phrasings
         english = language.is_english(text, self.lexical.vocabulary)
         if self.learned is None:
             return lexical if english else replace(_decline(lexical), english=False)
-        return decide(lexical, self.learned.predict(text), english, self.thresholds)
+        roles = self.faq.roles
+        safety = (roles.warning_signs, roles.contraindications)
+        return decide(lexical, self.learned.predict(text), english, self.thresholds, safety)
 
     def rank(self, text: str, limit: int = 10) -> list[str]:
         """Return entry ids that could answer `text`, best first (for inline mode); never raises."""
@@ -131,12 +124,18 @@ def _decline(lexical: MatchResult) -> MatchResult:
     return MatchResult(lexical.query, "none", None, lexical.score)
 
 
-def decide(lexical: MatchResult, prediction: Prediction, english: bool, t: Thresholds) -> MatchResult:
-    """Combine the lexical result (no rule-based warning sign in it) with the learned prediction."""
+def decide(
+    lexical: MatchResult, prediction: Prediction, english: bool, t: Thresholds, safety: tuple[str, str]
+) -> MatchResult:
+    """Combine the lexical result (no rule-based warning sign in it) with the learned prediction.
+
+    `safety` names the FAQ's warning-sign entry and its contraindications entry (`faq.roles`).
+    """
     shown = lexical.query
+    warning_signs, contraindications = safety
     best, confidence = prediction.best, prediction.confidence
-    safety_p = max(prediction.prob(SEE_A_DOCTOR), prediction.prob(CONTRAINDICATIONS))
-    if best in SAFETY_IDS and confidence >= t.safety:
+    safety_p = max(prediction.prob(warning_signs), prediction.prob(contraindications))
+    if best in safety and confidence >= t.safety:
         # The learned second opinion: a warning sign in words the rules do not know.
         return MatchResult(shown, "answer", best, round(100 * confidence, 1), safety_reason="described symptoms")
     if not english:
@@ -153,9 +152,9 @@ def decide(lexical: MatchResult, prediction: Prediction, english: bool, t: Thres
         return lexical
     if declined and confidence < t.over_decline and safety_p < t.safety:
         return _decline(lexical)
-    if best in SAFETY_IDS or (safety_p >= t.suggest and best != OFF_TOPIC):
+    if best in safety or (safety_p >= t.suggest and best != OFF_TOPIC):
         # Someone describing a symptom that nothing recognises with confidence: the doctor, not a guess.
-        entry = best if best in SAFETY_IDS else SEE_A_DOCTOR
+        entry = best if best in safety else warning_signs
         return MatchResult(shown, "answer", entry, round(100 * safety_p, 1), safety_reason="unclear symptoms")
     candidates = [label for label, p in _entries(prediction) if p >= t.suggest]
     if lexical.entry_id is not None and lexical.score >= SUGGEST_SCORE:
@@ -163,11 +162,7 @@ def decide(lexical: MatchResult, prediction: Prediction, english: bool, t: Thres
     candidates = list(dict.fromkeys(candidates))[:3]
     if best == OFF_TOPIC and confidence >= t.off_topic:
         return _decline(lexical)
-    if len(candidates) >= 2 or (candidates and lexical.score >= ANSWER_SCORE):
-        return MatchResult(shown, "suggest", candidates[0], round(100 * confidence, 1), suggestions=tuple(candidates))
-    if candidates and confidence >= t.suggest:
+    if len(candidates) >= 2 or (candidates and (lexical.score >= ANSWER_SCORE or confidence >= t.suggest)):
         return MatchResult(shown, "suggest", candidates[0], round(100 * confidence, 1), suggestions=tuple(candidates))
     return _decline(lexical)
 
-
-Factory = Callable[[Faq, tuple[Example, ...]], Understanding]
