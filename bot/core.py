@@ -89,10 +89,11 @@ class Response:
 class Sender:
     """Who is talking to the bot, and where."""
 
-    user_id: int
+    user_id: int  # a person's id, or with `as_chat` the id of the chat they speak for
     chat_id: int
     first_name: str = ""
     is_admin: bool = False
+    as_chat: bool = False  # a channel post or an anonymous admin: the data belongs to that chat
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,7 +228,9 @@ class Conversation:
         if name == "mydata":
             return await self._mydata(who)
         if name == "forget":
-            return self._forget_prompt()
+            if [a.lower() for a in args] == ["yes"]:
+                return await self._forget(who, edit=False)
+            return self._forget_prompt(who)
         if name == "stats":
             return await self._stats()
         if name == "reload":
@@ -325,9 +328,7 @@ class Conversation:
         if press.action in ("feedback_up", "feedback_down"):
             return await self._feedback(who, press)
         if press.action == "forget_yes":
-            await self.store.forget_user(who.user_id)
-            text = "Done: everything I stored about you is deleted. Say hi any time."
-            return Response((Reply(text, edit=True),), notice="Deleted")
+            return await self._forget(who, edit=True)
         return Response((Reply("Nothing was deleted.", edit=True),), notice="Cancelled")
 
     async def _feedback(self, who: Sender, press: Press) -> Response:
@@ -556,6 +557,11 @@ class Conversation:
             state = f"✅ You get a tip at {esc(daily.describe(sub.local_time, sub.timezone, self.clock()))}."
         else:
             state = "You don't get a daily tip yet."
+        if who.as_chat:  # anyone who reads a channel could press time buttons: a chat sets its time by command
+            return Reply(
+                f"⏰ <b>Daily tip</b>\n{state}\n\nSend e.g. <code>/daily 07:30 Europe/Berlin</code> "
+                "to pick a time and zone, or <code>/daily off</code> to stop."
+            )
         text = (
             f"⏰ <b>Daily tip</b>\n{state}\n\n"
             f"Pick a time ({esc(self.settings.default_timezone)}), or send e.g. "
@@ -586,8 +592,8 @@ class Conversation:
         data = await self.store.user_data(who.user_id)
         sub = data.subscription
         lines = [
-            "🗂 <b>What I store about you</b>",
-            f"User id: <code>{who.user_id}</code>",
+            "🗂 <b>What I store about this chat</b>" if who.as_chat else "🗂 <b>What I store about you</b>",
+            f"{'Chat' if who.as_chat else 'User'} id: <code>{who.user_id}</code>",
             f"First seen: {_when(data.first_seen)}",
             f"Last seen: {_when(data.last_seen)}",
             "Daily tip: "
@@ -604,7 +610,14 @@ class Conversation:
         return Response((Reply(fit("\n".join(lines))),))
 
     @staticmethod
-    def _forget_prompt() -> Response:
+    def _forget_prompt(who: Sender) -> Response:
+        if who.as_chat:
+            # Anyone who reads a channel can press its buttons, so a chat confirms in its own name.
+            text = (
+                "This deletes everything I store about this chat: questions, tips seen and its daily tip. "
+                "Are you sure? Send <code>/forget yes</code> to confirm."
+            )
+            return Response((Reply(text),))
         buttons = (
             (
                 Button("🗑 Yes, delete everything", callbacks.encode("forget_yes")),
@@ -616,6 +629,12 @@ class Conversation:
             "Are you sure?"
         )
         return Response((Reply(text, buttons),))
+
+    async def _forget(self, who: Sender, *, edit: bool) -> Response:
+        await self.store.forget_user(who.user_id)
+        whom = "this chat" if who.as_chat else "you"
+        text = f"Done: everything I stored about {whom} is deleted. Say hi any time."
+        return Response((Reply(text, edit=edit),), notice="Deleted")
 
     # --- admin ---------------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 from telegram import (
+    Chat,
     ChatMemberUpdated,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
@@ -68,9 +69,13 @@ def markup(buttons: Keyboard) -> InlineKeyboardMarkup | None:
 
 
 def sender(update: Update, context: BotContext) -> Sender:
-    """Describe who sent the update."""
-    user = update.effective_user
+    """Describe who sent the update: a person, or the chat that a channel post or an anonymous sender speaks for."""
     chat = update.effective_chat
+    speaker = speaking_chat(update)
+    if speaker is not None:
+        # Keyed by the chat: every anonymous admin comes from one Telegram account, and a post has no user.
+        return Sender(user_id=speaker.id, chat_id=chat.id if chat else speaker.id, as_chat=True)
+    user = update.effective_user
     user_id = user.id if user else 0
     return Sender(
         user_id=user_id,
@@ -78,6 +83,18 @@ def sender(update: Update, context: BotContext) -> Sender:
         first_name=user.first_name if user else "",
         is_admin=user_id in context.services.config.admin_ids,
     )
+
+
+def speaking_chat(update: Update) -> Chat | None:
+    """The chat a message speaks for: a channel post's channel, or an anonymous admin's group or channel.
+
+    A button press always comes from the person who pressed it, even on a channel post."""
+    message = update.message or update.edited_message or update.channel_post or update.edited_channel_post
+    if message is None:
+        return None
+    if message.sender_chat is not None:
+        return message.sender_chat
+    return message.chat if message.from_user is None else None
 
 
 def _is_private(update: Update) -> bool:

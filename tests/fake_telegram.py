@@ -73,6 +73,9 @@ __all__ = [
 SPEC_PATH = Path(__file__).with_name("botapi_spec.json")
 DEFAULT_BOT_USERNAME = "massage_faq_bot"
 DEFAULT_BOT_ID = 7_000_000_001
+# The users Telegram puts in ``from`` of a message sent on behalf of a chat (anonymous admin, channel).
+ANONYMOUS_ADMIN_ID = 1_087_968_824
+CHANNEL_BOT_ID = 136_817_688
 # Chat id used by push_* for a non-private chat when the test names none.
 DEFAULT_GROUP_CHAT_ID = -1_001_000_000_001
 
@@ -1317,6 +1320,61 @@ class FakeTelegram:
             "message", user_id, content, chat_id, chat_type, username, first_name, reply_to_bot,
             reply_to_message_id,
         )
+
+    def push_channel_post(self, chat_id: int, text: str, *, title: str | None = None) -> dict[str, Any]:
+        """Queue a post in a channel: no ``from``, the channel itself as ``sender_chat``."""
+        with self._lock:
+            chat = self._chats.get(chat_id) or {
+                "id": chat_id, "type": "channel", "title": title or f"Channel {chat_id}"
+            }
+            self._chats[_chat_key(chat_id)] = chat
+            post: dict[str, Any] = {
+                "message_id": self._next_message_id(_chat_key(chat_id)),
+                "sender_chat": chat,
+                "chat": chat,
+                "date": int(time.time()),
+                "text": text,
+            }
+            entities = self._auto_entities(text)
+            if entities:
+                post["entities"] = entities
+            self._messages[(_chat_key(chat_id), post["message_id"])] = post
+            update: dict[str, Any] = {"channel_post": dict(post)}
+            update["update_id"] = self._enqueue(update)
+            return update
+
+    def push_anonymous_message(
+        self, chat_id: int, text: str, *, sender_chat_id: int | None = None, chat_type: str = "supergroup"
+    ) -> dict[str, Any]:
+        """Queue a group message sent on behalf of a chat: by an anonymous admin (``sender_chat`` is the
+        group itself, from GroupAnonymousBot) or, with ``sender_chat_id``, as a channel (from Channel_Bot)."""
+        with self._lock:
+            group = self._chat_for_push(0, chat_id, chat_type, None, None)
+            if sender_chat_id is None:
+                speaker = group
+                author = {
+                    "id": ANONYMOUS_ADMIN_ID, "is_bot": True, "first_name": "Group", "username": "GroupAnonymousBot"
+                }
+            else:
+                speaker = self._chats.get(sender_chat_id) or {
+                    "id": sender_chat_id, "type": "channel", "title": f"Channel {sender_chat_id}"
+                }
+                author = {"id": CHANNEL_BOT_ID, "is_bot": True, "first_name": "Channel", "username": "Channel_Bot"}
+            message: dict[str, Any] = {
+                "message_id": self._next_message_id(_chat_key(chat_id)),
+                "from": author,
+                "sender_chat": speaker,
+                "chat": group,
+                "date": int(time.time()),
+                "text": text,
+            }
+            entities = self._auto_entities(text)
+            if entities:
+                message["entities"] = entities
+            self._messages[(_chat_key(chat_id), message["message_id"])] = message
+            update: dict[str, Any] = {"message": dict(message)}
+            update["update_id"] = self._enqueue(update)
+            return update
 
     def push_edited_message(
         self,

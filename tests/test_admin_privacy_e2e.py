@@ -178,6 +178,66 @@ def test_forget_cancel_keeps_everything(module: Module, tg: FakeTelegram) -> Non
     assert tg.violations == []
 
 
+# --- channels and anonymous senders -------------------------------------------------------------------
+
+CHANNEL_A = -1_009_000_000_001
+CHANNEL_B = -1_009_000_000_002
+GROUP_A = -1_009_000_000_101
+GROUP_B = -1_009_000_000_102
+
+
+def post(tg: FakeTelegram, channel: int, text: str) -> str:
+    """Post in a channel and return the text of the bot's next message there."""
+    tg.push_channel_post(channel, text)
+    return tg.wait_for_message(channel, timeout=15).text or ""
+
+
+def anonymous(tg: FakeTelegram, group: int, text: str) -> str:
+    """Send as the group's anonymous admin and return the text of the bot's next message there."""
+    tg.push_anonymous_message(group, text)
+    return tg.wait_for_message(group, timeout=15).text or ""
+
+
+def test_two_channels_keep_their_own_data(module: Module, tg: FakeTelegram) -> None:
+    """Channel B's /daily leaves channel A's; /mydata in A shows only A's; /forget in A leaves B's data."""
+    assert "Done!" in post(tg, CHANNEL_A, "/daily 08:00 UTC")
+    assert "Done!" in post(tg, CHANNEL_B, "/daily 21:00 Europe/Berlin")
+    post(tg, CHANNEL_A, f"@{tg.bot_username} {ANSWERED}")
+    post(tg, CHANNEL_B, f"@{tg.bot_username} {UNANSWERABLE}")
+    subscriptions = "SELECT chat_id, local_time FROM subscriptions WHERE chat_id IN (?, ?) AND active ORDER BY chat_id"
+    assert read_db(module, subscriptions, (CHANNEL_A, CHANNEL_B)) == [(CHANNEL_B, "21:00"), (CHANNEL_A, "08:00")]
+
+    mine = post(tg, CHANNEL_A, "/mydata")
+    assert "Daily tip: 08:00 every day, UTC" in mine
+    assert f"• {ANSWERED}" in mine
+    assert "Questions asked: 1" in mine
+    assert "21:00" not in mine
+    assert UNANSWERABLE not in mine
+
+    assert "Are you sure?" in post(tg, CHANNEL_A, "/forget")
+    assert post(tg, CHANNEL_A, "/forget yes").startswith("Done: everything I stored")
+    assert read_db(module, subscriptions, (CHANNEL_A, CHANNEL_B)) == [(CHANNEL_B, "21:00")]
+    theirs = post(tg, CHANNEL_B, "/mydata")
+    assert "Daily tip: 21:00 every day, Europe/Berlin time" in theirs
+    assert f"• {UNANSWERABLE}" in theirs
+    assert read_db(module, "SELECT count(*) FROM users WHERE user_id = 0") == [(0,)]
+    assert tg.violations == []
+
+
+def test_anonymous_admins_of_two_groups_keep_their_own_data(module: Module, tg: FakeTelegram) -> None:
+    """Anonymous admins all come from one Telegram account, yet each group keeps its own daily tip and /forget."""
+    assert "Done!" in anonymous(tg, GROUP_A, "/daily 07:00 UTC")
+    assert "Done!" in anonymous(tg, GROUP_B, "/daily 19:00 UTC")
+    mine = anonymous(tg, GROUP_A, "/mydata")
+    assert "Daily tip: 07:00 every day, UTC" in mine
+    assert "19:00" not in mine
+    assert anonymous(tg, GROUP_B, "/forget yes").startswith("Done: everything I stored")
+    assert "Daily tip: 07:00 every day, UTC" in anonymous(tg, GROUP_A, "/mydata")
+    kept = read_db(module, "SELECT user_id, chat_id FROM subscriptions WHERE chat_id IN (?, ?)", (GROUP_A, GROUP_B))
+    assert kept == [(GROUP_A, GROUP_A)]
+    assert tg.violations == []
+
+
 # --- feedback and question log ------------------------------------------------------------------------
 
 
