@@ -28,8 +28,8 @@ Action = Literal[
     "daily_off",  # d:off
     "feedback_up",  # f+:<entry id>
     "feedback_down",  # f-:<entry id>
-    "forget_yes",  # fg:yes
-    "forget_no",  # fg:no
+    "forget_yes",  # fg:yes:<asker's id> (only the asker's press acts)
+    "forget_no",  # fg:no:<asker's id>
     "review",  # r (admins: show the review queue)
     "review_undo",  # ru
     "review_label",  # rl:<group>:<entry id | ~off | ~warn | ~new>
@@ -45,13 +45,15 @@ _FIXED: dict[str, Action] = {
     "tn": "another_tip",
     "d": "daily",
     "d:off": "daily_off",
-    "fg:yes": "forget_yes",
-    "fg:no": "forget_no",
     "r": "review",
     "ru": "review_undo",
 }
 _PREFIXED: dict[str, Action] = {"a": "answer", "s": "source", "t": "topic", "f+": "feedback_up", "f-": "feedback_down"}
 _CODE = {action: code for code, action in _FIXED.items()} | {action: code for code, action in _PREFIXED.items()}
+# Buttons that act on the asker's own data carry the asker's id: in a group, anyone can press them.
+_OWNED: dict[str, Action] = {"fg:yes": "forget_yes", "fg:no": "forget_no"}
+_OWNED_CODE = {action: code for code, action in _OWNED.items()}
+_OWNER = re.compile(r"^(0|-?[1-9][0-9]{0,18})$")
 _ARG = re.compile(r"^[a-z0-9-]{1,48}$")
 _REVIEW: dict[str, Action] = {"rl": "review_label", "ro": "review_other", "rt": "review_topic", "rs": "review_skip"}
 _REVIEW_CODE = {action: code for code, action in _REVIEW.items()}
@@ -66,11 +68,18 @@ class Press:
     action: Action
     arg: str = ""
     group: int = 0  # review buttons: the queue group they act on
+    owner: int | None = None  # buttons on the asker's own data: the asker's id (a user's, or a chat's)
 
 
-def encode(action: Action, arg: str = "", group: int = 0) -> str:
-    """Return the callback data for a button; raise ValueError if it would not fit Telegram's 64 bytes."""
-    if action in _REVIEW_CODE:
+def encode(action: Action, arg: str = "", group: int = 0, owner: int | None = None) -> str:
+    """Return the callback data for a button; raise ValueError if it would not fit Telegram's 64 bytes,
+    or if a button acting on the asker's own data names no asker."""
+    if action in _OWNED_CODE:
+        if owner is None:
+            msg = f"a {action} button needs the asker's id"
+            raise ValueError(msg)
+        data = f"{_OWNED_CODE[action]}:{owner}"
+    elif action in _REVIEW_CODE:
         data = f"{_REVIEW_CODE[action]}:{group}" + (f":{arg}" if arg else "")
     elif action == "daily_set":
         data = f"d:{arg}"
@@ -90,6 +99,9 @@ def decode(data: str | None, faq: Faq) -> Press | None:
         return None
     if data in _FIXED:
         return Press(_FIXED[data])
+    head, _, owner = data.rpartition(":")
+    if head in _OWNED:
+        return Press(_OWNED[head], owner=int(owner)) if _OWNER.match(owner) else None
     code, sep, arg = data.partition(":")
     if not sep:
         return None

@@ -45,6 +45,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("forget", "Delete everything I store about you"),
 )
 ADMIN_COMMANDS = frozenset({"stats", "reload", "review"})
+NOT_YOUR_BUTTON = "That button is for the person who asked. Send /forget yourself to delete your own data."
 REVIEW_KEPT = (
     "Questions an admin reviews may be kept anonymously as examples that teach the bot: "
     "with no user id, and with e-mails and numbers masked."
@@ -273,6 +274,8 @@ class Conversation:
             return Response(notice="That button is out of date. Send /topics to start again.")
         if press.action.startswith("review") and not who.is_admin:
             return Response(notice="That button is out of date. Send /topics to start again.")
+        if press.owner is not None and press.owner != who.user_id:
+            return Response(notice=NOT_YOUR_BUTTON)
         await self.drain()
         await self.load_labels()
         await self.store.touch_user(who.user_id, self.clock())
@@ -620,8 +623,8 @@ class Conversation:
             return Response((Reply(text),))
         buttons = (
             (
-                Button("🗑 Yes, delete everything", callbacks.encode("forget_yes")),
-                Button("Cancel", callbacks.encode("forget_no")),
+                Button("🗑 Yes, delete everything", callbacks.encode("forget_yes", owner=who.user_id)),
+                Button("Cancel", callbacks.encode("forget_no", owner=who.user_id)),
             ),
         )
         text = (

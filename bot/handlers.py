@@ -34,7 +34,7 @@ logger = logging.getLogger(__name__)
 APOLOGY = "Sorry, something went wrong on my side. Please try again in a moment."
 TEXT_ONLY = "I can only read text. Please send me your question as a message 🙂"
 SEND_ATTEMPTS = 3
-KNOWN_COMMANDS = frozenset(name for name, _ in COMMANDS) | ADMIN_COMMANDS
+PUBLIC_COMMANDS = frozenset(name for name, _ in COMMANDS)
 
 
 @dataclass(slots=True)
@@ -186,9 +186,13 @@ async def on_command(update: Update, context: BotContext) -> None:
     name, target, rest = found.groups()
     if target and target.lower() != (context.bot.username or "").lower():
         return
-    if target is None and not _is_private(update) and name.lower() not in KNOWN_COMMANDS:
-        return  # "/weather" in a group is for another bot; only "/weather@thisbot" gets our pointer to /help
-    response = await context.conversation.on_command(sender(update, context), name, (rest or "").split())
+    who = sender(update, context)
+    ours = name.lower() in PUBLIC_COMMANDS or (name.lower() in ADMIN_COMMANDS and who.is_admin)
+    if target is None and not _is_private(update) and not ours:
+        # "/weather" in a group is for another bot; only "/weather@thisbot" gets our pointer to /help. An admin
+        # command from anyone else is treated exactly the same, so that it cannot be told apart from /weather.
+        return
+    response = await context.conversation.on_command(who, name, (rest or "").split())
     await send_response(update, context, response)
 
 

@@ -302,6 +302,56 @@ def test_non_admin_gets_the_unknown_command_answer(module: Module, tg: FakeTeleg
     assert tg.violations == []
 
 
+def test_group_admin_command_from_a_non_admin_is_like_any_unknown_command(module: Module, tg: FakeTelegram) -> None:
+    """In a group, a non-admin's bare /stats is ignored like /weather, and /stats@bot gets /weather@bot's reply."""
+    user, group = next(_next_user), -1_009_000_000_201
+    in_group = {"chat_id": group, "chat_type": "supergroup"}
+    bare = [tg.push_message(user, command, **in_group)["message"]["message_id"] for command in ("/stats", "/reload")]
+    tg.push_message(user, "/weather", **in_group)
+    tg.push_message(user, f"/weather@{tg.bot_username}", **in_group)
+    unknown = tg.wait_for_message(group, timeout=15)
+    tg.push_message(user, f"/stats@{tg.bot_username}", **in_group)
+    addressed = tg.wait_for_message(group, timeout=15)
+    assert addressed.text == unknown.text
+    assert addressed.reply_markup == unknown.reply_markup
+    quoted = [call.params.get("reply_parameters", {}).get("message_id") for call in tg.sent_messages(group)]
+    assert not set(quoted) & set(bare), "a bare admin command got an answer, so it is told apart from /weather"
+    assert len(tg.sent_messages(group)) == 2
+    assert tg.violations == []
+
+
+def test_group_forget_button_acts_only_for_the_asker(module: Module, tg: FakeTelegram) -> None:
+    """In a group, B pressing A's "Yes, delete everything" is told it is not theirs; only A's own press deletes."""
+    asker, other, group = next(_next_user), next(_next_user), -1_009_000_000_301
+    in_group = {"chat_id": group, "chat_type": "supergroup"}
+    for user in (asker, other):
+        tg.push_message(user, "/daily 06:45 UTC", **in_group)
+        tg.wait_for_message(group, timeout=15)
+    tg.push_message(asker, "/forget", **in_group)
+    prompt = tg.wait_for_message(group, timeout=15)
+    before = {user: rows_mentioning(module, user) for user in (asker, other)}
+    assert before[asker]["subscriptions"] == before[other]["subscriptions"] == 1
+
+    def press_as(user: int) -> Call:
+        query_id = tg.push_callback(user, button(prompt, "🗑"), prompt.result["message_id"], chat_id=group)
+        return tg.wait_for(
+            lambda c: c.method == "answerCallbackQuery" and c.params.get("callback_query_id") == query_id, timeout=15
+        )
+
+    refused = press_as(other)
+    assert str(refused.params.get("text")).startswith("That button is for the person who asked.")
+    assert [c for c in tg.calls_to("editMessageText") if c.chat_id == group] == []
+    assert {user: rows_mentioning(module, user) for user in (asker, other)} == before
+
+    assert press_as(asker).params.get("text") == "Deleted"
+    edits = [c for c in tg.calls_to("editMessageText") if c.chat_id == group]
+    assert [c.params.get("message_id") for c in edits] == [prompt.result["message_id"]]
+    assert (edits[0].text or "").startswith("Done: everything I stored about you is deleted.")
+    assert rows_mentioning(module, asker) == dict.fromkeys(before[asker], 0)
+    assert rows_mentioning(module, other) == before[other]
+    assert tg.violations == []
+
+
 def test_admin_stats_reports_numbers_and_a_png_chart(module: Module, tg: FakeTelegram) -> None:
     """/stats by an admin sends the users, subscribers and answer rate found in the database, then a PNG."""
     asker = next(_next_user)

@@ -13,7 +13,9 @@ from faq.loader import load_faq
 
 FAQ = load_faq()
 ENTRY_IDS = [e.id for e in FAQ.entries]
-FIXED: list[Action] = ["topics", "benefits", "tip", "another_tip", "daily", "daily_off", "forget_yes", "forget_no"]
+FIXED: list[Action] = ["topics", "benefits", "tip", "another_tip", "daily", "daily_off"]
+OWNED: list[Action] = ["forget_yes", "forget_no"]
+OWNERS = [729_001, -1_009_000_000_001, 0]  # a user, a channel (a chat speaking for itself), the no-user fallback
 ENTRY_ACTIONS: list[Action] = ["answer", "feedback_up", "feedback_down"]
 
 
@@ -23,20 +25,21 @@ def every_press() -> list[Press]:
     presses += [Press(action, entry_id) for action in ENTRY_ACTIONS for entry_id in ENTRY_IDS]
     presses += [Press("topic", topic) for topic in FAQ.topics_by_id]
     presses += [Press("daily_set", preset) for preset in DAILY_PRESETS]
+    presses += [Press(action, owner=owner) for action in OWNED for owner in OWNERS]
     return presses
 
 
 @pytest.mark.parametrize("press", every_press(), ids=lambda p: f"{p.action}:{p.arg}")
 def test_every_button_round_trips_within_64_bytes(press: Press) -> None:
     """Each button's data fits in 64 bytes and decodes to the same press."""
-    data = encode(press.action, press.arg)
+    data = encode(press.action, press.arg, owner=press.owner)
     assert 1 <= len(data.encode()) <= MAX_CALLBACK_BYTES
     assert decode(data, FAQ) == press
 
 
 def test_every_button_has_distinct_data() -> None:
     """No two different presses share callback data."""
-    datas = [encode(p.action, p.arg) for p in every_press()]
+    datas = [encode(p.action, p.arg, owner=p.owner) for p in every_press()]
     assert len(set(datas)) == len(datas)
 
 
@@ -80,6 +83,13 @@ TAMPERED = [
     "m:extra",
     "tip:x",
     "fg:maybe",
+    "fg:yes",  # a confirmation that names no asker (as buttons sent before they named one)
+    "fg:yes:",
+    "fg:yes:abc",
+    "fg:yes:007",
+    "fg:yes:-0",
+    "fg:yes:1:2",
+    "fg:yes:" + "9" * 20,
     "a:../../etc/passwd",
     "a:circulation:extra",
     "x" * 64,
@@ -106,11 +116,13 @@ def test_press_for_a_removed_entry_is_stale() -> None:
 @given(st.text(max_size=80))
 @example("a:sleep")
 @example("d:off")
+@example("fg:yes:-1009000000001")
+@example("fg:yes:007")
 def test_decode_never_raises_and_only_accepts_what_encode_makes(data: str) -> None:
     """For any text, decode returns None or a press that encodes back to exactly that text."""
     press = decode(data, FAQ)
     if press is not None:
-        assert encode(press.action, press.arg) == data
+        assert encode(press.action, press.arg, press.group, press.owner) == data
 
 
 def test_source_button_names_an_entry_and_goes_stale_with_it() -> None:

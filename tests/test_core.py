@@ -373,13 +373,26 @@ async def test_forget_deletes_everything_after_confirmation(conversation: Conver
     """/forget asks first; "Yes" deletes the user's data, "Cancel" keeps it."""
     await conversation.on_text(USER, "can massage help me sleep")
     (prompt,) = (await conversation.on_command(USER, "forget")).replies
-    assert data_of(prompt) == ["fg:yes", "fg:no"]
-    cancelled = await conversation.on_button(USER, "fg:no")
+    assert data_of(prompt) == ["fg:yes:101", "fg:no:101"]
+    cancelled = await conversation.on_button(USER, "fg:no:101")
     assert cancelled.notice == "Cancelled"
     assert (await store.user_data(USER.user_id)).question_count == 1
-    done = await conversation.on_button(USER, "fg:yes")
+    done = await conversation.on_button(USER, "fg:yes:101")
     assert done.notice == "Deleted"
     assert (await store.user_data(USER.user_id)).question_count == 0
+
+
+async def test_forget_button_pressed_by_someone_else_deletes_nothing(conversation: Conversation, store: Store) -> None:
+    """Another user's press on the asker's "Yes" gets a not-your-button notice and changes nothing of either."""
+    other = Sender(user_id=202, chat_id=101, first_name="Bob")
+    await conversation.on_text(USER, "can massage help me sleep")
+    await conversation.on_text(other, "can massage help me sleep")
+    (prompt,) = (await conversation.on_command(USER, "forget")).replies
+    refused = await conversation.on_button(other, data_of(prompt)[0])
+    assert refused.replies == ()
+    assert (refused.notice or "").startswith("That button is for the person who asked.")
+    assert (await store.user_data(USER.user_id)).question_count == 1
+    assert (await store.user_data(other.user_id)).question_count == 1
 
 
 # ------------------------------------------------------------------------------------------ inline
