@@ -100,6 +100,7 @@ async def _post_init(application: AnyApplication) -> None:
         chart_dir=config.database_path.parent,
     )
     conversation = Conversation(knowledge, store, settings)
+    await conversation.load_labels()  # the operator's review labels are live from the first answer
     application.bot_data["services"] = Services(config=config, store=store, conversation=conversation)
     await application.bot.set_my_commands([BotCommand(name, text) for name, text in COMMANDS])
 

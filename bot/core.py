@@ -699,6 +699,10 @@ class Conversation:
             self.knowledge = fresh
         self._labels_loaded = True
 
+    def _safety_reason(self, text: str) -> str | None:
+        """Why the bot gives `text` the safety answer now, or None."""
+        return self.knowledge.match(text).safety_reason
+
     async def _queue(self) -> list[review.Group]:
         candidates = await self.store.review_candidates(review.LOW_CONFIDENCE)
         decided = [label.norm for label in await self.store.review_labels()]
@@ -762,10 +766,13 @@ class Conversation:
             )
             other = (Button("⬅️ Topics", callbacks.encode("review_other", group=group.key)),)
             return Response((Reply("Pick the entry they meant:", (*rows, other, back), edit=True),))
-        label = {"~off": OFF_TOPIC, "~warn": review.WARNING_SIGN, "~new": review.UNCOVERED}.get(press.arg, press.arg)
+        roles = self.faq.roles
+        label = {"~off": OFF_TOPIC, "~warn": roles.warning_signs, "~new": review.UNCOVERED}.get(press.arg, press.arg)
         if press.action == "review_skip":
             label = review.SKIP
-        reason = review.refusal(group, label) if label != review.SKIP else None
+        safe = (roles.warning_signs, roles.contraindications)
+        caught = self._safety_reason
+        reason = review.refusal(group, label, safe, caught) if label != review.SKIP else None
         if reason is not None:
             return Response((Reply(f"❌ Refused: {esc(reason)}", (back,)),), notice="Refused")
         async with self._relabel:
@@ -774,7 +781,7 @@ class Conversation:
                 await self._apply_labels()
         said = {
             OFF_TOPIC: "off-topic",
-            review.WARNING_SIGN: "a warning sign",
+            roles.warning_signs: "a warning sign",
             review.SKIP: "skipped",
             review.UNCOVERED: "not covered by the FAQ (see /stats)",
         }.get(label) or f"“{self.faq.by_id[label].question}”"

@@ -14,13 +14,12 @@ Pure functions over the store's rows and the FAQ; `bot.core` wires them to /revi
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz
 
 from bot.storage import ReviewCandidate, ReviewLabel
-from faq import safety
 from faq.examples import OFF_TOPIC, Example
 from faq.matcher import ANSWER_SCORE, Matcher
 from faq.models import Faq
@@ -28,7 +27,6 @@ from faq.text import normalise
 
 SKIP = ":skip"
 UNCOVERED = ":uncovered"  # "Other entry…" with no fitting entry: a new entry for the owner to write
-WARNING_SIGN = "see-a-doctor"
 LOW_CONFIDENCE = ANSWER_SCORE + 6  # answers scored below this are worth a look
 MERGE_RATIO = 75.0
 EXAMPLES_PER_GROUP = 3
@@ -58,6 +56,8 @@ class Group:
     key: int  # the id of its most recent question: what its buttons carry
     top_entry: str | None
     norms: dict[str, str] = field(default_factory=dict)  # normalised text -> the newest masked text
+    raw: dict[str, str] = field(default_factory=dict)  # normalised text -> the newest text as typed (never stored)
+    ids: set[int] = field(default_factory=set)  # every question in it, so a button still finds a grown group
     size: int = 0
     guesses: tuple[str, ...] = ()
 
@@ -87,6 +87,8 @@ def build_queue(candidates: Sequence[ReviewCandidate], decided: Iterable[str], m
             home = Group(key=rows[0].id, top_entry=top, guesses=tuple(ranked[:GUESSES]))
             groups.append(home)
         home.norms[n] = mask(rows[0].text)
+        home.raw[n] = rows[0].text
+        home.ids.update(c.id for c in rows)
         home.size += len(rows)
         home.key = max(home.key, rows[0].id)
     groups.sort(key=lambda g: -g.size)
@@ -94,18 +96,25 @@ def build_queue(candidates: Sequence[ReviewCandidate], decided: Iterable[str], m
 
 
 def find_group(groups: Sequence[Group], key: int) -> Group | None:
-    """Return the group a button's key names, or None once it was decided or purged."""
-    return next((g for g in groups if g.key == key), None)
+    """Return the group holding the question a button names (it may have grown since), or None once it was
+    decided or purged."""
+    return next((g for g in groups if key in g.ids), None)
 
 
-def refusal(group: Group, label: str) -> str | None:
-    """Return why a label is refused, or None: a warning-sign message always keeps its safety answer."""
-    for n, text in group.norms.items():
-        flag = safety.check(n)
-        if flag is not None and label not in (flag.entry_id, WARNING_SIGN):
+def refusal(group: Group, label: str, safe_labels: Iterable[str], caught: Callable[[str], str | None]) -> str | None:
+    """Return why a label is refused, or None: a message the safety layer catches keeps its safety answer.
+
+    `caught` returns the safety reason the bot answers a text with (None when it does not); only the safety
+    entries (`safe_labels`) may label such a message.
+    """
+    if label in set(safe_labels):
+        return None
+    for n, text in group.raw.items():
+        reason = caught(text)
+        if reason is not None:
             return (
-                f"“{text[:80]}” mentions {flag.reason}, a warning sign: it always gets the safety answer, "
-                "so it cannot be labelled as anything else."
+                f"“{group.norms[n][:80]}” gets the safety answer ({reason}), so it cannot be labelled as "
+                "anything but a warning sign: a label never takes the safety answer away."
             )
     return None
 

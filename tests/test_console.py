@@ -8,8 +8,10 @@ import sys
 from pathlib import Path
 
 from bot.config import Config
-from bot.console import run_console
-from bot.core import Knowledge
+from bot.console import CONSOLE_USER_ID, Console, run_console
+from bot.core import Conversation, Knowledge, Sender
+from bot.storage import Store
+from faq.models import DEFAULT_FAQ_PATH
 from tests.botproc import RUN_BOT, clean_env
 
 
@@ -121,3 +123,30 @@ async def test_console_user_is_admin_and_can_reload(tmp_path: Path) -> None:
     """The person at the console is the operator: /reload works there."""
     out = await chat(tmp_path, ["/reload"])
     assert "✅ Reloaded:" in out
+
+
+async def test_the_review_queue_works_with_numbered_buttons(tmp_path: Path) -> None:
+    """The operator at the console labels a declined question by typing button numbers, and it answers at once."""
+    out = io.StringIO()
+    store = await Store.open(tmp_path / "console.sqlite3")
+    conversation = Conversation(Knowledge.load(DEFAULT_FAQ_PATH), store)
+    console = Console(conversation, out, Sender(CONSOLE_USER_ID, CONSOLE_USER_ID, is_admin=True))
+    try:
+        def number(label: str) -> str:
+            found = [n for n, b in enumerate(console.buttons, 1) if b.label.startswith(label)]
+            assert len(found) == 1, [b.label for b in console.buttons]
+            return str(found[0])
+
+        for line in ("do they play music during the session", "/review"):
+            await console.handle(line)
+        assert "This group: asked 1 time(s)\n• do they play music during the session\n" in out.getvalue()
+        await console.handle(number("📚 Other entry…"))
+        await console.handle(number("Practical questions"))
+        await console.handle(number("Is massage expensive?"))
+        assert "(Labelled)\n✅ 1 message(s) labelled “Is massage expensive?”." in out.getvalue()
+        assert "Nothing to review. 🎉" in out.getvalue()
+        await console.handle("do they play music during the session")
+        assert "Is massage expensive?\n\n" in out.getvalue().rsplit("Nothing to review. 🎉", 1)[1]
+    finally:
+        await conversation.drain()
+        await store.close()
