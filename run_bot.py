@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import os
+import sqlite3
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -68,11 +69,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--console", action="store_true", help="chat in the terminal; no token needed")
     mode.add_argument("--report", action="store_true", help="print usage statistics and write a chart")
+    mode.add_argument(
+        "--export-examples",
+        metavar="PATH",
+        type=Path,
+        help="write the labels given in /review as a labelled-examples YAML file (the format of faq/examples.yaml)",
+    )
     args = parser.parse_args(argv)
     load_dotenv(Path.cwd() / ".env")
 
     try:
-        config = Config.from_env(require_token=not (args.console or args.report))
+        config = Config.from_env(require_token=not (args.console or args.report or args.export_examples))
     except ConfigError as exc:
         hint = " Set it in the environment or in .env (see .env.example), or try: python run_bot.py --console"
         return _fail(f"{exc}.{hint}")
@@ -97,6 +104,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bot.report import print_report
 
         return asyncio.run(print_report(config, sys.stdout))
+    if args.export_examples:
+        return _export_examples(config, knowledge, args.export_examples)
 
     setup_logging(config)
     redact = RedactSecrets([config.token, config.webhook.secret if config.webhook else ""]).redact
@@ -113,6 +122,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run_telegram(config, knowledge, redact)
     finally:
         os.close(lock)
+
+
+def _export_examples(config: Config, knowledge: Knowledge, path: Path) -> int:
+    """Write the review labels to `path` as labelled examples; report labels for entries the FAQ lacks."""
+    from bot.review import stored_examples, write_examples
+    from faq.examples import ExamplesError
+
+    try:
+        examples, missing = asyncio.run(stored_examples(config.database_path, knowledge.faq))
+        count = write_examples(examples, knowledge.faq, path)
+    except ExamplesError as exc:
+        return _fail("the exported examples do not validate:\n" + "\n".join(exc.errors), 1)
+    except sqlite3.Error as exc:
+        return _fail(f"DATABASE_PATH cannot be used: {config.database_path}: {exc}")
+    except OSError as exc:
+        return _fail(f"cannot write {path}: {exc.strerror or exc}")
+    if missing:
+        gone = ", ".join(sorted({m.label for m in missing}))
+        print(f"warning: left out {len(missing)} label(s) naming entries the FAQ lacks: {gone}", file=sys.stderr)
+    print(f"Exported {count} labelled example(s) to {path}")
+    return 0
 
 
 def _run_telegram(config: Config, knowledge: Knowledge, redact: Callable[[str], str]) -> int:

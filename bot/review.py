@@ -13,14 +13,17 @@ Pure functions over the store's rows and the FAQ; `bot.core` wires them to /revi
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from rapidfuzz import fuzz
 
-from bot.storage import ReviewCandidate, ReviewLabel
-from faq.examples import OFF_TOPIC, Example
+from bot.storage import ReviewCandidate, ReviewLabel, Store
+from faq.examples import MAX_EXAMPLE_CHARS, OFF_TOPIC, Example, dump_examples, parse_examples
 from faq.matcher import ANSWER_SCORE, Matcher
 from faq.models import Faq
 from faq.text import normalise
@@ -131,3 +134,40 @@ def usable_examples(labels: Sequence[ReviewLabel], faq: Faq) -> tuple[tuple[Exam
         else:
             missing.append(row)
     return tuple(examples), tuple(missing)
+
+
+def _fit(text: str) -> str:
+    """Cut a text to the examples file's length limit, at a word boundary."""
+    if len(text) <= MAX_EXAMPLE_CHARS:
+        return text
+    cut = text[:MAX_EXAMPLE_CHARS]
+    return cut[: cut.rfind(" ")] if " " in cut else cut
+
+
+async def stored_examples(database: Path, faq: Faq) -> tuple[tuple[Example, ...], tuple[ReviewLabel, ...]]:
+    """Read the review labels of a database: examples for `faq`, and labels naming an entry it lacks."""
+    store = await Store.open(database)
+    try:
+        labels = await store.review_labels()
+    finally:
+        await store.close()
+    return usable_examples(labels, faq)
+
+
+def write_examples(examples: Sequence[Example], faq: Faq, path: Path) -> int:
+    """Write examples to `path` in the examples-file format; return how many the loader reads back.
+
+    The text is validated against `faq` with the loader (raising ExamplesError) before it replaces anything
+    at `path`, and it replaces the file in one rename, so a reader never sees half of it.
+    """
+    text = dump_examples(Example(_fit(e.text), e.label) for e in examples)
+    written = parse_examples(text, path, faq)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return len(written)

@@ -1,0 +1,107 @@
+"""The review queue's domain side: masking, and `python run_bot.py --export-examples PATH` on a real database."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bot.review import mask
+from bot.storage import Store
+from faq.examples import Example, load_examples
+from faq.models import Faq
+from tests.botproc import RUN_BOT, clean_env
+
+NOW = datetime(2026, 12, 2, 12, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("mail me at ann.lee+back@example.co.uk please", "mail me at [email] please"),
+        ("call 07700 900123 after six", "call [phone] after six"),
+        ("my number is +44 (0)20 7946-0958", "my number is [phone]"),
+        ("policy 1234567890123 pays for it", "policy [phone] pays for it"),
+        ("ref 12345 on my booking", "ref [number] on my booking"),
+        ("I'm 45, had 3 sessions in 2024, 60 minutes each", "I'm 45, had 3 sessions in 2024, 60 minutes each"),
+    ],
+)
+def test_mask_hides_emails_phone_numbers_and_long_digit_runs(text: str, masked: str) -> None:
+    """E-mail addresses, phone numbers and runs of 5+ digits are masked; ages, years and durations are not."""
+    assert mask(text) == masked
+
+
+def export(tmp_path: Path, database: Path, target: Path) -> subprocess.CompletedProcess[str]:
+    """Run `python run_bot.py --export-examples target` without a token."""
+    return subprocess.run(
+        [sys.executable, str(RUN_BOT), "--export-examples", str(target)],
+        capture_output=True,
+        text=True,
+        env=clean_env({"DATABASE_PATH": str(database)}),
+        cwd=tmp_path,
+        timeout=60,
+        check=False,
+    )
+
+
+async def _label(database: Path, labelled: list[tuple[str, str]]) -> None:
+    store = await Store.open(database)
+    try:
+        for text, label in labelled:
+            await store.add_review_labels([(text.lower(), text)], label, NOW)
+    finally:
+        await store.close()
+
+
+def test_exported_labels_load_as_an_examples_file(tmp_path: Path, faq: Faq) -> None:
+    """--export-examples writes entry, off-topic and warning-sign labels in the examples format the loader accepts."""
+    database = tmp_path / "bot.sqlite3"
+    long_text = "is tipping expected " + "and so on " * 60
+    labelled = [
+        ("is tipping the therapist expected", "cost"),
+        ("whats the best pizza in town", "off-topic"),
+        ("my feet feel like cotton wool lately", "see-a-doctor"),
+        ("which parking is nearest the clinic", ":skip"),  # not now: no example
+        ("can i bring my dog", ":uncovered"),  # no entry fits: a new entry to write, not an example
+        ("what about reflexology", "reflexology"),  # an entry this FAQ does not have
+        (long_text, "cost"),
+    ]
+    asyncio.run(_label(database, labelled))
+    target = tmp_path / "exported.yaml"
+
+    done = export(tmp_path, database, target)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"Exported 4 labelled example(s) to {target}\n"
+    assert done.stderr == "warning: left out 1 label(s) naming entries the FAQ lacks: reflexology\n"
+    loaded = load_examples(target, faq)  # validates every label against the FAQ
+    assert loaded[:3] == (
+        Example("is tipping the therapist expected", "cost"),
+        Example("whats the best pizza in town", "off-topic"),
+        Example("my feet feel like cotton wool lately", "see-a-doctor"),
+    )
+    assert loaded[3].label == "cost"
+    assert long_text.startswith(loaded[3].text)
+    assert target.read_text(encoding="utf-8").startswith("# Labelled examples")
+    assert list(tmp_path.glob(".exported.yaml.*")) == []  # no temporary file left behind
+
+
+def test_export_with_no_labels_writes_an_empty_examples_file(tmp_path: Path, faq: Faq) -> None:
+    """Exporting from a database with no review labels writes a valid file with no examples."""
+    target = tmp_path / "exported.yaml"
+    done = export(tmp_path, tmp_path / "bot.sqlite3", target)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"Exported 0 labelled example(s) to {target}\n"
+    assert load_examples(target, faq) == ()
+
+
+def test_export_to_a_missing_folder_is_one_error_line(tmp_path: Path) -> None:
+    """A PATH whose folder does not exist exits 2 with one line naming it, and no traceback."""
+    target = tmp_path / "no-such-folder" / "exported.yaml"
+    done = export(tmp_path, tmp_path / "bot.sqlite3", target)
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"error: cannot write {target}: ")
+    assert done.stderr.count("\n") == 1
