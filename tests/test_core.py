@@ -214,6 +214,53 @@ async def test_general_guidance_answers_carry_the_disclaimer(conversation: Conve
     assert "General guidance" not in check_reply(reply)
 
 
+GENERAL_GUIDANCE_QUESTIONS = [
+    ("Isn't physiotherapy or exercise better than massage?", "vs-physio-exercise"),
+    ("Is there any evidence it works?", "evidence"),
+    ("What happens at a first session?", "first-session"),
+    ("Is it normal to be sore the next day?", "soreness-after"),
+    ("Which kind of massage for my back?", "kinds-of-massage"),
+    ("Can I massage my own back at home?", "self-massage"),
+    ("tips for lifting my toddler without hurting my back", "lifting-posture"),
+]
+
+
+@pytest.mark.parametrize(("question", "entry_id"), GENERAL_GUIDANCE_QUESTIONS)
+async def test_everyday_questions_get_a_general_guidance_answer(
+    conversation: Conversation, question: str, entry_id: str
+) -> None:
+    """The questions people with sore backs ask every day get their own answer, marked general guidance, with a
+    tip and related questions."""
+    entry = FAQ.by_id[entry_id]
+    (reply,) = (await conversation.on_text(USER, question)).replies
+    shown = check_reply(reply)
+
+    assert shown.startswith(entry.question)
+    assert "💡 Tip:" in shown
+    assert "General guidance. General information, not medical advice." in shown
+    assert [b.data for row in reply.buttons[: len(entry.related)] for b in row] == [f"a:{r}" for r in entry.related]
+    assert len(entry.variants) >= 8
+
+
+def test_the_evidence_and_soreness_answers_are_honest_about_their_limits() -> None:
+    """The evidence answer calls the effect modest and short term; soreness says what is normal and when to see
+    a doctor; physio and exercise are complementary."""
+    evidence = FAQ.by_id["evidence"].answer
+    assert "modest" in evidence
+    assert "short term" in evidence
+    soreness = FAQ.by_id["soreness-after"].answer
+    assert "a day or two" in soreness
+    assert "see a doctor" in soreness
+    assert "work well together" in FAQ.by_id["vs-physio-exercise"].answer
+
+
+def test_the_new_entries_have_daily_tips() -> None:
+    """The daily tips grew with the new entries: evidence, moving, soreness, self-massage and posture."""
+    assert {"tip-evidence", "tip-keep-moving", "tip-soreness", "tip-tennis-ball", "tip-next-posture"} <= set(
+        FAQ.tips_by_id
+    )
+
+
 async def test_suggest_tier_shape(conversation: Conversation) -> None:
     """An unclear question gets "Did you mean…" with one button per candidate and a Topics button."""
     question = next(
