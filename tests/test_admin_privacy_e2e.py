@@ -266,6 +266,7 @@ def test_thumbs_down_is_stored_and_offers_the_topics(module: Module, tg: FakeTel
         "t:basics",
         "t:benefits",
         "t:practical",
+        "t:self-care",
         "t:safety",
         "t:bot",
     ]
