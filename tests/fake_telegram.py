@@ -899,6 +899,7 @@ class FakeTelegram:
 
         self._faults: list[_Fault] = []
         self._delays: dict[str, float] = {}
+        self._arrivals: dict[str, int] = {}
         self._blocked: set[ChatKey] = set()
         self._blocked_attempts: dict[ChatKey, int] = {}
         self._global_bucket: _Bucket | None = None
@@ -1032,6 +1033,11 @@ class FakeTelegram:
         """The bot commands set for the default scope and language."""
         with self._lock:
             return list(self._commands.get(("", ""), []))
+
+    def arrivals(self, method: str) -> int:
+        """Calls to ``method`` that have arrived so far, including those still being answered (see ``delay``)."""
+        with self._lock:
+            return self._arrivals.get(method, 0)
 
     def calls_to(self, method: str) -> list[Call]:
         """Answered calls to ``method``."""
@@ -1733,6 +1739,9 @@ class FakeTelegram:
     ) -> tuple[int, bytes]:
         arrived = time.monotonic()
         method = self._spec.by_lower_name.get(raw_method.lower(), raw_method)
+        with self._lock:
+            self._arrivals[method] = self._arrivals.get(method, 0) + 1
+            self._changed.notify_all()
         params: dict[str, Any] = dict(raw_params)
         response: dict[str, Any]
         body: bytes | None = None
