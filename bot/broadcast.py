@@ -58,15 +58,17 @@ class BroadcastResult:
     failed: int
     retried: int
     elapsed: float
+    skipped: int = 0  # items the `claim` callback declined: never sent
 
     @property
     def total(self) -> int:
         """Items handled, whatever the outcome."""
-        return self.sent + self.blocked + self.failed
+        return self.sent + self.blocked + self.failed + self.skipped
 
 
 SendFn: TypeAlias = Callable[[int, str], Awaitable[None]]
 ItemCallback: TypeAlias = Callable[[BroadcastItem], Awaitable[None]]
+ClaimCallback: TypeAlias = Callable[[BroadcastItem], Awaitable[bool]]
 ChatCallback: TypeAlias = Callable[[int], Awaitable[None]]
 Clock: TypeAlias = Callable[[], float]
 Sleep: TypeAlias = Callable[[float], Awaitable[None]]
@@ -78,6 +80,7 @@ class _Outcome(Enum):
     SENT = "sent"
     BLOCKED = "blocked"
     FAILED = "failed"
+    SKIPPED = "skipped"
 
 
 @dataclass(slots=True)
@@ -87,6 +90,7 @@ class _Tally:
     sent: int = 0
     blocked: int = 0
     failed: int = 0
+    skipped: int = 0
     retried: int = 0
     blocked_chats: set[int] = field(default_factory=set)
 
@@ -96,6 +100,8 @@ class _Tally:
             self.sent += 1
         elif outcome is _Outcome.BLOCKED:
             self.blocked += 1
+        elif outcome is _Outcome.SKIPPED:
+            self.skipped += 1
         else:
             self.failed += 1
 
@@ -137,6 +143,8 @@ class Broadcaster:
         *,
         on_sent: ItemCallback | None = None,
         on_blocked: ChatCallback | None = None,
+        claim: ClaimCallback | None = None,
+        on_unsent: ItemCallback | None = None,
         rate: float = DEFAULT_RATE,
         per_chat_interval: float = 1.0,
         workers: int | None = None,
@@ -147,7 +155,12 @@ class Broadcaster:
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
-        """Configure the limits; `send`, `on_sent` and `on_blocked` are awaited, never retried blindly."""
+        """Configure the limits; `send` and the callbacks are awaited, never retried blindly.
+
+        `claim` runs once per item before its first send: False (or an exception) skips the item unsent,
+        so a caller can record a message before it goes out. `on_unsent` runs for a claimed item that
+        ended blocked or failed, so that record can be released.
+        """
         if rate <= 0 or per_chat_interval < 0:
             msg = f"rate must be > 0 and per_chat_interval >= 0, got {rate} and {per_chat_interval}"
             raise ValueError(msg)
@@ -157,6 +170,8 @@ class Broadcaster:
         self._send = send
         self._on_sent = on_sent
         self._on_blocked = on_blocked
+        self._claim = claim
+        self._on_unsent = on_unsent
         self.rate = rate
         self.per_chat_interval = per_chat_interval
         self.workers = max(1, workers if workers is not None else min(math.ceil(rate), MAX_WORKERS))
@@ -199,12 +214,14 @@ class Broadcaster:
             failed=tally.failed,
             retried=tally.retried,
             elapsed=self._clock() - started,
+            skipped=tally.skipped,
         )
         logger.info(
-            "broadcast done: %d sent, %d blocked, %d failed, %d retries in %.1fs",
+            "broadcast done: %d sent, %d blocked, %d failed, %d skipped, %d retries in %.1fs",
             result.sent,
             result.blocked,
             result.failed,
+            result.skipped,
             result.retried,
             result.elapsed,
         )
@@ -221,6 +238,23 @@ class Broadcaster:
                 tally.add(_Outcome.FAILED)
 
     async def _deliver(self, item: BroadcastItem, tally: _Tally) -> _Outcome:
+        """Claim and send one item; a claimed item that did not go out is handed to `on_unsent`."""
+        if item.chat_id in tally.blocked_chats:
+            return _Outcome.BLOCKED  # a second item for a chat that just blocked us: don't knock again
+        if self._claim is not None:
+            try:
+                claimed = await self._claim(item)
+            except Exception:
+                logger.exception("claim failed for chat %s; not sent", item.chat_id)
+                claimed = False
+            if not claimed:
+                return _Outcome.SKIPPED
+        outcome = await self._send_claimed(item, tally)
+        if outcome is not _Outcome.SENT:
+            await self._notify(self._on_unsent, item, item.chat_id, "on_unsent")
+        return outcome
+
+    async def _send_claimed(self, item: BroadcastItem, tally: _Tally) -> _Outcome:
         """Send one item, retrying flood control and network errors within bounds; return its outcome."""
         flood_hits = 0
         network_failures = 0

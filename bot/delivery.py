@@ -4,11 +4,15 @@ SQLite is the source of truth, not in-memory jobs: every run asks the store whic
 have no delivery for their local date yet, so a restart (even after SIGKILL) simply picks up where the
 last run stopped, and a tip that fell due while the bot was down goes out at start, the same local day.
 
-A crash at the very instant of sending: the order is send, then record (committed at once). If the
-process dies after Telegram accepted a tip but before the row is committed, that one user gets the
-tip again after the restart. We chose at-least-once over at-most-once because a lost tip is silent
-and undetectable, while a rare duplicate is visible and harmless; the window is one SQLite commit
-(milliseconds) per message, and the UNIQUE(user_id, local_date) row stops any further repeat.
+At most once: each tip is recorded (committed) before it is sent, and released again only when the send
+certainly failed. A tip that cannot be recorded is never sent, so a database that cannot be written
+(a full disk, a read-only filesystem) cannot make the bot repeat itself, in this process or after a
+restart. The price: if the process dies between the commit and Telegram's answer, or a failed send cannot
+be released because the store just broke, that user misses that day's tip. See README "Daily tips when
+the database cannot be written" for why.
+
+When a record fails, the pass stops there: the rest of the due tips are not attempted, and one error
+says so (not one per user). Later passes try again; the first tip recorded says the tips resumed.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 from collections.abc import Callable
 from datetime import date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -56,7 +61,18 @@ class DailyDelivery:
         self._raw_send = send
         self._refused: set[int] = set()  # chats that refused a tip during the current pass
         self._given_up: set[tuple[int, date]] = set()  # (user, local date) not to retry today
-        self.broadcaster = Broadcaster(self._send, on_sent=self._sent, on_blocked=self._blocked, rate=rate)
+        self._recorded_at: dict[tuple[int, date], datetime] = {}  # tips recorded, not yet sent or released
+        self._halted = False  # this pass met a store that cannot be written: claim nothing more
+        self.store_unwritable = False  # the last record failed; cleared by the next one that works
+        self.lost = 0  # tips recorded but not sent that could not be released (missed that day)
+        self.broadcaster = Broadcaster(
+            self._send,
+            claim=self._claim,
+            on_sent=self._sent,
+            on_unsent=self._unsent,
+            on_blocked=self._blocked,
+            rate=rate,
+        )
 
     def start_pass(self) -> None:
         """Start a pass in the background unless one is still running; answers never wait for it."""
@@ -98,14 +114,58 @@ class DailyDelivery:
                 tip = tip_of_the_day(tips, local_date)
                 items.append(BroadcastItem(sub.chat_id, sub.user_id, daily_tip_text(tip), local_date, tip.id))
             self._refused.clear()
-            result = await self.broadcaster.broadcast(items)
+            self._halted = False
+            result = await self.broadcaster.broadcast(item for item in items if not self._halted)
             today = {item.local_date for item in items}
             self._given_up = {(u, d) for u, d in self._given_up if d in today}  # older days are never owed
             self._given_up.update((item.user_id, item.local_date) for item in items if item.chat_id in self._refused)
+            self._recorded_at.clear()
+            if self.lost:
+                logger.error("%d recorded tips were not sent and could not be released: missed today", self.lost)
+                self.lost = 0
             return result  # the broadcaster has logged its summary
 
+    async def _claim(self, item: BroadcastItem) -> bool:
+        """Record the tip before it is sent; False (send nothing) if it cannot be, or is already recorded."""
+        if self._halted:
+            return False
+        at = self.clock()
+        try:
+            recorded = await self.store.record_delivery(item.user_id, item.local_date, item.tip_id, at)
+        except sqlite3.Error as exc:
+            self._halt(exc)
+            return False
+        if self.store_unwritable:
+            self.store_unwritable = False
+            logger.warning("daily tips resumed: the database can be written again")
+        if recorded:
+            self._recorded_at[(item.user_id, item.local_date)] = at
+        return recorded  # False: already recorded, or the user ran /forget meanwhile
+
     async def _sent(self, item: BroadcastItem) -> None:
-        await self.store.record_delivery(item.user_id, item.local_date, item.tip_id, self.clock())
+        """The tip went out (or may have: a timeout); its record stays."""
+        self._recorded_at.pop((item.user_id, item.local_date), None)
+
+    async def _unsent(self, item: BroadcastItem) -> None:
+        """Release the record of a tip that was not sent, so a later pass may try again."""
+        at = self._recorded_at.pop((item.user_id, item.local_date), None)
+        if at is None:
+            return
+        try:
+            await self.store.release_delivery(item.user_id, item.local_date, item.tip_id, at)
+        except sqlite3.Error as exc:
+            self._halt(exc)
+            self.lost += 1  # at most once: this user misses today's tip rather than risk a second one
+
+    def _halt(self, exc: sqlite3.Error) -> None:
+        """Stop this pass after a failed write; say so once per outage, not once per user."""
+        self._halted = True
+        if not self.store_unwritable:
+            self.store_unwritable = True
+            logger.error(
+                "daily tips paused: the database cannot be written (%s); no tip is sent until it can be recorded first",
+                exc,
+            )
 
     async def _send(self, chat_id: int, text: str) -> None:
         try:

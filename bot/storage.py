@@ -718,6 +718,22 @@ class Store:
                 )
         return changed > 0
 
+    async def release_delivery(self, user_id: int, local_date: date, tip_id: str, recorded_at: datetime) -> bool:
+        """Undo `record_delivery` for a tip that was recorded before sending and then not sent; True if undone."""
+        # The "tip seen" row goes only if this same record made it (same tip, same moment): a tip the user
+        # had already been shown stays seen.
+        at = _to_db(recorded_at)
+        async with self._transaction():
+            changed = await self._execute(
+                "DELETE FROM deliveries WHERE user_id = ? AND local_date = ? AND tip_id = ? AND sent_at = ?",
+                (user_id, local_date.isoformat(), tip_id, at),
+            )
+            if changed > 0:
+                await self._execute(
+                    "DELETE FROM tips_seen WHERE user_id = ? AND tip_id = ? AND seen_at = ?", (user_id, tip_id, at)
+                )
+        return changed > 0
+
     async def deliveries(self, user_id: int) -> list[Delivery]:
         """Return the user's recorded deliveries, oldest first."""
         rows = await self._fetchall(

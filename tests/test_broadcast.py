@@ -371,3 +371,22 @@ def test_invalid_limits_are_refused() -> None:
         Broadcaster(send, rate=0)
     with pytest.raises(ValueError, match="attempt"):
         Broadcaster(send, network_attempts=0)
+
+
+async def test_a_declined_claim_skips_the_item_and_a_failed_claimed_one_is_handed_back() -> None:
+    """`claim` False means the item is never sent; a claimed item that failed or was blocked goes to `on_unsent`."""
+    refused, blocked = BadRequest("Bad Request: chat not found"), Forbidden("Forbidden: bot was blocked by the user")
+    send = FakeSend(script={3: [refused], 4: [blocked]})
+    unsent: list[int] = []
+
+    async def claim(item: BroadcastItem) -> bool:
+        return item.chat_id != 2
+
+    async def on_unsent(item: BroadcastItem) -> None:
+        unsent.append(item.chat_id)
+
+    broadcaster = Broadcaster(send, claim=claim, on_unsent=on_unsent, **FAST)
+    result = await broadcaster.broadcast(make_items([1, 2, 3, 4]))
+    assert 2 not in {chat for _, chat in send.calls}
+    assert (result.sent, result.skipped, result.failed, result.blocked) == (1, 1, 1, 1)
+    assert sorted(unsent) == [3, 4]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import subprocess
 import time
 import warnings
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -401,6 +403,26 @@ async def test_network_error_is_retried_and_sent_once(
     assert len(await store.deliveries(1)) == 1
 
 
+async def test_a_send_that_gave_up_is_released_and_a_later_pass_sends_it_once(
+    delivery: DailyDelivery, store: Store, outbox: Outbox, clock: Clock
+) -> None:
+    """A tip recorded before its send, whose send then gave up on network errors, is unrecorded and sent later."""
+    delivery.broadcaster.backoff_base = 0.0
+    await subscribe(store, 1, "08:00", "UTC", utc(2026, 1, 14, 12))
+    outbox.fail(chat_of(1), *(NetworkError("Bad Gateway") for _ in range(delivery.broadcaster.network_attempts)))
+    clock.now = utc(2026, 1, 15, 8)
+    result = await delivery.run_once()
+    assert result is not None
+    assert (result.sent, result.failed) == (0, 1)
+    assert await store.deliveries(1) == []
+    assert await store.seen_tip_ids(1) == set()
+    clock.now = utc(2026, 1, 15, 8, 1)
+    await delivery.run_once()
+    await delivery.run_once()
+    assert len(outbox.to(chat_of(1))) == 1
+    assert len(await store.deliveries(1)) == 1
+
+
 async def test_flood_control_waits_retry_after_then_sends_once(
     delivery: DailyDelivery, store: Store, outbox: Outbox, clock: Clock
 ) -> None:
@@ -459,3 +481,63 @@ async def test_forget_while_a_tip_is_recorded_leaves_nothing_behind(store: Store
     await asyncio.gather(*forgetting)
     data = await store.user_data(1)
     assert (data.first_seen, data.tips_seen_count, data.deliveries_count) == (None, 0, 0)
+
+
+# --- a database that cannot be written (issue 10, defect 1) -----------------------------------------------
+
+
+@pytest.fixture
+def small_fs(tmp_path: Path) -> Iterator[Path]:
+    """A 1 MB tmpfs (skipped, with the reason, where mounting is not allowed)."""
+    folder = tmp_path / "small"
+    folder.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(folder)], capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {done.stderr.strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def fill(folder: Path) -> Path:
+    """Write a file into `folder` until its filesystem is full; return the file."""
+    filler = folder / "filler"
+    with filler.open("wb", buffering=0) as out:
+        try:
+            while True:
+                out.write(bytes(4096))
+        except OSError:
+            pass
+    return filler
+
+
+async def test_on_a_full_disk_nothing_is_sent_and_one_error_says_so(
+    small_fs: Path, outbox: Outbox, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A tip that cannot be recorded is not sent; the pass stops with one error; with room again, each goes once."""
+    store = await Store.open(small_fs / "bot.sqlite3")
+    try:
+        delivery = DailyDelivery(store, lambda: FAQ, outbox, clock, rate=1000.0)
+        for user_id in range(1, 6):
+            await subscribe(store, user_id, "08:00", "UTC", utc(2026, 1, 14, 12))
+        filler = fill(small_fs)
+        clock.now = utc(2026, 1, 15, 8)
+        with caplog.at_level(logging.INFO, logger="bot.delivery"):
+            for _ in range(3):
+                await delivery.run_once()
+            assert outbox.sent == []
+            errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+            assert len(errors) == 1, errors
+            assert "daily tips paused" in errors[0].getMessage()
+            assert "disk is full" in errors[0].getMessage()
+
+            filler.unlink()
+            for _ in range(3):
+                await delivery.run_once()
+            assert "daily tips resumed" in caplog.text
+        assert sorted(s.chat_id for s in outbox.sent) == [chat_of(u) for u in range(1, 6)]
+    finally:
+        await store.close()
