@@ -103,7 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.report:
         from bot.report import print_report
 
-        return asyncio.run(print_report(config, sys.stdout))
+        return asyncio.run(print_report(config, sys.stdout, knowledge.matcher))
     if args.export_examples:
         return _export_examples(config, knowledge, args.export_examples)
 

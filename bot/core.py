@@ -642,12 +642,13 @@ class Conversation:
     # --- admin ---------------------------------------------------------------------------------
 
     async def _stats(self) -> Response:
-        from bot.report import format_report, render_chart  # matplotlib loads only when asked
+        from bot.report import format_report, render_chart, uncovered_questions  # matplotlib loads only when asked
 
         report = await self.store.report(self.clock())
+        missing = await uncovered_questions(self.store, self.knowledge.matcher)
         # Rendering a chart is blocking CPU work; keep the event loop answering others meanwhile.
         chart = await asyncio.to_thread(render_chart, report, self.settings.chart_dir / "questions-per-day.png")
-        text = f"<pre>{esc(format_report(report))}</pre>"
+        text = f"<pre>{esc(format_report(report, missing))}</pre>"
         return Response((Reply(fit(text)), Reply("Questions per day and answer rate", photo=chart)))
 
     async def _reload(self) -> Response:

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
@@ -15,7 +16,9 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 from bot.config import Config
+from bot.review import LOW_CONFIDENCE, Uncovered, uncovered
 from bot.storage import Report, Store
+from faq.matcher import Matcher
 
 QUESTION_WIDTH = 70
 ENTRY_WIDTH = 32
@@ -34,8 +37,11 @@ def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def format_report(report: Report) -> str:
-    """Return the report as plain text with aligned columns, for a terminal."""
+def format_report(report: Report, uncovered: Sequence[Uncovered] = ()) -> str:
+    """Return the report as plain text with aligned columns, for a terminal.
+
+    `uncovered` are the questions the FAQ does not cover (`bot.review.uncovered`): what to write next.
+    """
     period = f"{report.per_day[0].day} to {report.per_day[-1].day}" if report.per_day else "no days"
     lines = [
         f"Usage report: {period} ({report.days} days, UTC)",
@@ -59,6 +65,15 @@ def format_report(report: Report) -> str:
         lines += [f"  {q.count:>5}  {_clip(q.text, QUESTION_WIDTH)}" for q in report.top_unanswered]
     else:
         lines.append("  (none)")
+    lines += ["", "Questions the FAQ does not cover (no entry fits, or still unanswered)"]
+    if uncovered:
+        lines.append(f"  {'count':>5}  examples")
+        for group in uncovered:
+            said = "no entry fits" if group.reviewed else "unanswered"
+            lines.append(f"  {group.count:>5}  {said}: {_clip(group.examples[0], QUESTION_WIDTH)}")
+            lines += [f"  {'':>5}  {'':>{len(said)}}  {_clip(e, QUESTION_WIDTH)}" for e in group.examples[1:]]
+    else:
+        lines.append("  (none)")
     lines += ["", "Worst-rated entries"]
     if report.worst_rated:
         lines.append(f"  {'entry':<{ENTRY_WIDTH}}{'up':>6}{'down':>6}")
@@ -69,6 +84,12 @@ def format_report(report: Report) -> str:
     else:
         lines.append("  (none)")
     return "\n".join(lines) + "\n"
+
+
+async def uncovered_questions(store: Store, matcher: Matcher) -> list[Uncovered]:
+    """Group the questions the FAQ does not cover, from the store's log and review labels."""
+    candidates = await store.review_candidates(LOW_CONFIDENCE)
+    return uncovered(candidates, await store.review_labels(), matcher)
 
 
 def render_chart(report: Report, path: Path) -> Path:
@@ -110,14 +131,18 @@ def render_chart(report: Report, path: Path) -> Path:
 CHART_NAME = "questions-per-day.png"
 
 
-async def print_report(config: Config, out: TextIO) -> int:
-    """`python run_bot.py --report`: print the report for the configured database and write the chart."""
+async def print_report(config: Config, out: TextIO, matcher: Matcher | None = None) -> int:
+    """`python run_bot.py --report`: print the report for the configured database and write the chart.
+
+    With `matcher`, the report also groups the questions the FAQ does not cover.
+    """
     store = await Store.open(config.database_path)
     try:
         report = await store.report(datetime.now(UTC))
+        missing = await uncovered_questions(store, matcher) if matcher is not None else []
     finally:
         await store.close()
-    out.write(format_report(report) + "\n")
+    out.write(format_report(report, missing) + "\n")
     chart = render_chart(report, config.database_path.parent / CHART_NAME)
     out.write(f"\nChart written to {chart}\n")
     return 0

@@ -98,6 +98,45 @@ def build_queue(candidates: Sequence[ReviewCandidate], decided: Iterable[str], m
     return groups
 
 
+@dataclass(frozen=True, slots=True)
+class Uncovered:
+    """A group of questions the FAQ does not cover: what the owner could write an entry for next."""
+
+    count: int
+    examples: tuple[str, ...]  # masked, up to 3
+    reviewed: bool  # True: an admin said no entry fits; False: declined and not labelled (or skipped)
+
+
+UNCOVERED_SHOWN = 10
+
+
+def uncovered(
+    candidates: Sequence[ReviewCandidate], labels: Sequence[ReviewLabel], matcher: Matcher
+) -> list[Uncovered]:
+    """Return the questions the FAQ does not cover, most asked first: groups an admin labelled "no entry
+    fits", and groups of declined questions nobody labelled (skipped ones included)."""
+    counts: dict[str, int] = {}
+    for c in candidates:
+        n = norm(c.text)
+        counts[n] = counts.get(n, 0) + 1
+    batches: dict[int, list[ReviewLabel]] = {}
+    for row in labels:
+        if row.label == UNCOVERED:
+            batches.setdefault(row.batch, []).append(row)
+    # A labelled text counts as often as it is still in the log, and at least once (the log may be purged).
+    found = [
+        Uncovered(
+            sum(max(counts.get(r.norm, 0), 1) for r in rows), tuple(r.text for r in rows[:EXAMPLES_PER_GROUP]), True
+        )
+        for rows in batches.values()
+    ]
+    decided = [row.norm for row in labels if row.label != SKIP]
+    declined = [c for c in candidates if c.tier == "none"]
+    found += [Uncovered(g.size, tuple(g.examples), False) for g in build_queue(declined, decided, matcher)]
+    found.sort(key=lambda u: (-u.count, not u.reviewed))
+    return found[:UNCOVERED_SHOWN]
+
+
 def find_group(groups: Sequence[Group], key: int) -> Group | None:
     """Return the group holding the question a button names (it may have grown since), or None once it was
     decided or purged."""

@@ -63,11 +63,11 @@ def test_format_report_shows_totals_days_and_rankings() -> None:
 
 
 def test_format_report_without_data_says_none() -> None:
-    """An empty period gives dashes for rates and '(none)' for both rankings."""
+    """An empty period gives dashes for rates and '(none)' for both rankings and the uncovered questions."""
     empty = Report(NOW, 1, 0, 0, (DayStats(NOW.date(), 0, 0),), (), ())
     text = format_report(empty)
     assert "(0.0%)" not in text
-    assert text.count("(none)") == 2
+    assert text.count("(none)") == 3
     assert "—" in text
 
 

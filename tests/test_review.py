@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.review import mask
+from bot.report import uncovered_questions
+from bot.review import Uncovered, mask, norm
 from bot.storage import Store
 from faq.examples import Example, load_examples
+from faq.matcher import Matcher
 from faq.models import Faq
 from tests.botproc import RUN_BOT, clean_env
 
@@ -105,3 +107,29 @@ def test_export_to_a_missing_folder_is_one_error_line(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert done.stderr.startswith(f"error: cannot write {target}: ")
     assert done.stderr.count("\n") == 1
+
+
+async def test_uncovered_lists_no_entry_fits_and_unlabelled_declines_most_asked_first(
+    tmp_path: Path, matcher: Matcher
+) -> None:
+    """"No entry fits" groups and declined questions nobody labelled (or skipped) are listed; labelled ones are not."""
+    store = await Store.open(tmp_path / "bot.sqlite3")
+    try:
+        for user, text in enumerate(["can i bring my dog", "can I bring my dog?", "whats the best pizza in town"]):
+            await store.log_question(user, text, None, "none", 0.0, NOW)
+        for text in ["which parking is nearest the clinic"] * 3 + ["my tortoise is sad"] * 2:
+            await store.log_question(9, text, None, "none", 0.0, NOW)
+        for text, label in [
+            ("can i bring my dog", ":uncovered"),  # "Other entry…", then "No entry fits"
+            ("whats the best pizza in town", "off-topic"),
+            ("my tortoise is sad", ":skip"),
+        ]:
+            await store.add_review_labels([(norm(text), mask(text))], label, NOW)
+        found = await uncovered_questions(store, matcher)
+    finally:
+        await store.close()
+    assert found == [
+        Uncovered(3, ("which parking is nearest the clinic",), reviewed=False),
+        Uncovered(2, ("can i bring my dog",), reviewed=True),
+        Uncovered(2, ("my tortoise is sad",), reviewed=False),
+    ]

@@ -11,6 +11,8 @@ import contextlib
 import re
 import shutil
 import sqlite3
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,7 +25,7 @@ import pytest
 from bot.storage import Store
 from faq.loader import load_faq
 from faq.models import DEFAULT_FAQ_PATH
-from tests.botproc import BotProcess
+from tests.botproc import RUN_BOT, BotProcess, clean_env
 from tests.fake_telegram import Call, FakeTelegram
 
 ADMIN = 731_001
@@ -351,3 +353,52 @@ def test_retention_purges_the_queue(tmp_path: Path) -> None:
         assert queue.text.startswith("🗂 <b>Review queue</b>: 1 group(s), 1 message(s)")
         assert queue.examples == [MUSIC]
         assert tg.violations == []
+
+
+# --- new-entry suggestions ---------------------------------------------------------------------------------
+
+DOG = (
+    "can i bring my dog to the session",
+    "can I bring my dog to the session?",
+    "can i bring my dog along to the session",
+)
+
+
+def test_questions_the_faq_does_not_cover_are_in_stats_and_the_report(bot: Bot) -> None:
+    """A group labelled "No entry fits", and declined questions nobody labelled, show in /stats and --report."""
+    for n, text in enumerate(DOG):
+        assert ask_logged(bot, ASKERS[n], text).startswith(DECLINE)
+    assert ask_logged(bot, ASKERS[3], MUSIC).startswith(DECLINE)
+    assert ask_logged(bot, ASKERS[3], PIZZA).startswith(DECLINE)
+
+    queue = command(bot, "/review")
+    assert "asked 3 time(s)" in queue.text
+    new = tap(bot, tap(bot, queue.data("📚 Other entry…")).data("✍️ No entry fits"))
+    assert new.text.startswith("✅ 3 message(s) labelled not covered by the FAQ (see /stats).")
+    assert new.examples == [PIZZA]
+    tap(bot, new.data("🚫 Off-topic"))  # labelled: no longer "unanswered"
+    assert ask_logged(bot, LATER, DOG[0]).startswith(DECLINE)  # "no entry fits" teaches nothing: still declined
+
+    section = (
+        "Questions the FAQ does not cover (no entry fits, or still unanswered)\n"
+        "  count  examples\n"
+        "      4  no entry fits: can I bring my dog to the session?\n"  # asked once more since
+        "                        can i bring my dog along to the session\n"
+        "      1  unanswered: do they play music during the session\n"
+        "\n"
+    )
+    stats = command(bot, "/stats").text
+    bot.tg.wait_for_message(ADMIN, timeout=30)  # the chart
+    assert section in stats, stats
+    assert bot.process.stop() == 0
+    done = subprocess.run(
+        [sys.executable, str(RUN_BOT), "--report"],
+        capture_output=True,
+        text=True,
+        env=clean_env({"DATABASE_PATH": str(bot.database), "FAQ_PATH": bot.env["FAQ_PATH"]}),
+        cwd=bot.workdir,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert section in done.stdout
