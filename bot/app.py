@@ -6,17 +6,17 @@ import asyncio
 import logging
 import signal
 import sqlite3
-from typing import Any
+from typing import Any, cast
 
 from telegram import BotCommand, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, ExtBot
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, ExtBot, JobQueue
 from telegram.request import HTTPXRequest
 
 from bot.config import Config
 from bot.core import COMMANDS, Conversation, Knowledge, Settings, retention_cutoff, utc_now
 from bot.delivery import DailyDelivery
-from bot.handlers import BotContext, Services, register
+from bot.handlers import BotContext, BotData, Services, register
 from bot.storage import Store
 from bot.updates import UpdatesRequest
 from bot.webhook import WebhookServer
@@ -59,16 +59,16 @@ class Lifeline:
         """Block until a stop was asked for."""
         await self._stop.wait()
 
-AnyApplication = Application[Any, Any, Any, Any, Any, Any]
+BotApplication = Application[ExtBot[None], BotContext, dict[Any, Any], dict[Any, Any], BotData, JobQueue[BotContext]]
 
 
-def build_application(config: Config, knowledge: Knowledge, lifeline: Lifeline | None = None) -> AnyApplication:
+def build_application(config: Config, knowledge: Knowledge, lifeline: Lifeline | None = None) -> BotApplication:
     """Return a ready-to-run Application for `config`, answering from `knowledge`; a lost feed goes to `lifeline`."""
     lifeline = lifeline or Lifeline()
     builder = (
         ApplicationBuilder()
         .token(config.token)
-        .context_types(ContextTypes(context=BotContext))
+        .context_types(ContextTypes(context=BotContext, bot_data=BotData))
         .concurrent_updates(CONCURRENT_UPDATES)
         # PTB's own transport; long polling has its own connection, which also skips poisoned updates.
         .request(HTTPXRequest(connection_pool_size=ANSWER_CONNECTIONS, pool_timeout=10.0))
@@ -79,21 +79,26 @@ def build_application(config: Config, knowledge: Knowledge, lifeline: Lifeline |
     )
     if config.api_base_url:
         builder = builder.base_url(config.api_base_url).base_file_url(config.api_base_url.replace("/bot", "/file/bot"))
-    application = builder.build()
-    application.bot_data["config"] = config
-    application.bot_data["knowledge"] = knowledge
+    # PTB's builder types lose the bot's type argument on the way (the rate limiter); the context types hold.
+    application = cast("BotApplication", builder.build())
+    application.bot_data.config = config
+    application.bot_data.knowledge = knowledge
     register(application)
     return application
 
 
-async def _post_init(application: AnyApplication) -> None:
-    config: Config = application.bot_data["config"]
+async def _post_init(application: BotApplication) -> None:
+    data = application.bot_data
+    config = data.config
     try:
         store = await Store.open(config.database_path)
     except (sqlite3.Error, OSError) as exc:
         msg = f"DATABASE_PATH cannot be used: {config.database_path}: {exc}"
         raise StartupError(msg) from exc
-    knowledge: Knowledge = application.bot_data["knowledge"]
+    knowledge = data.knowledge
+    if knowledge is None:  # pragma: no cover - build_application sets it
+        msg = "the application has no FAQ: build it with build_application"
+        raise StartupError(msg)
     settings = Settings(
         default_timezone=config.default_timezone,
         faq_path=config.faq_path,
@@ -101,7 +106,8 @@ async def _post_init(application: AnyApplication) -> None:
     )
     conversation = Conversation(knowledge, store, settings)
     await conversation.load_labels()  # the operator's review labels are live from the first answer
-    application.bot_data["services"] = Services(config=config, store=store, conversation=conversation)
+    data.services = Services(store=store, conversation=conversation)
+    data.knowledge = None  # the conversation holds it (and /reload replaces it there)
     await application.bot.set_my_commands([BotCommand(name, text) for name, text in COMMANDS])
 
     # Daily tips go out on a bot of their own without the reply rate limiter: the broadcaster paces
@@ -113,7 +119,7 @@ async def _post_init(application: AnyApplication) -> None:
         request=HTTPXRequest(connection_pool_size=SENDER_CONNECTIONS, pool_timeout=10.0),
     )
     await sender.initialize()
-    application.bot_data["sender"] = sender
+    data.sender = sender
 
     async def send(chat_id: int, text: str) -> None:
         await sender.send_message(
@@ -121,7 +127,7 @@ async def _post_init(application: AnyApplication) -> None:
         )
 
     delivery = DailyDelivery(store, lambda: conversation.faq, send, utc_now, rate=config.broadcast_rate)
-    application.bot_data["delivery"] = delivery
+    data.delivery = delivery
 
     async def tick(context: Any) -> None:
         delivery.start_pass()
@@ -146,20 +152,19 @@ async def _post_init(application: AnyApplication) -> None:
     )
 
 
-async def _post_shutdown(application: AnyApplication) -> None:
-    delivery: DailyDelivery | None = application.bot_data.get("delivery")
-    if delivery is not None:
-        await delivery.close()
-    sender = application.bot_data.get("sender")
-    if sender is not None:
-        await sender.shutdown()
-    services: Services | None = application.bot_data.get("services")
+async def _post_shutdown(application: BotApplication) -> None:
+    data = application.bot_data
+    if data.delivery is not None:
+        await data.delivery.close()
+    if data.sender is not None:
+        await data.sender.shutdown()
+    services = data.services
     if services is not None:
         await services.conversation.drain()
         await services.store.close()
 
 
-async def serve(application: AnyApplication, config: Config, lifeline: Lifeline) -> int:
+async def serve(application: BotApplication, config: Config, lifeline: Lifeline) -> int:
     """Run the bot until SIGTERM/SIGINT (exit 0) or until no update can arrive (exit 1).
 
     Startup failures raise (StartupError, or PTB's InvalidToken, NetworkError, TelegramError) after
@@ -202,7 +207,7 @@ def _polling_error(exc: Exception) -> None:
     logger.warning("getUpdates failed: %s: %s", type(exc).__name__, exc)
 
 
-async def _shutdown(application: AnyApplication, server: WebhookServer | None) -> None:
+async def _shutdown(application: BotApplication, server: WebhookServer | None) -> None:
     """Stop everything that started, in reverse order; one failing step never skips the others."""
 
     async def step(what: str, action: Any) -> None:

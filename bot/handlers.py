@@ -26,7 +26,8 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Time
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.config import Config
-from bot.core import ADMIN_COMMANDS, COMMANDS, Conversation, Keyboard, Reply, Response, Sender
+from bot.core import ADMIN_COMMANDS, COMMANDS, Conversation, Keyboard, Knowledge, Reply, Response, Sender
+from bot.delivery import DailyDelivery
 from bot.storage import Store
 
 logger = logging.getLogger(__name__)
@@ -39,20 +40,55 @@ PUBLIC_COMMANDS = frozenset(name for name, _ in COMMANDS)
 
 @dataclass(slots=True)
 class Services:
-    """What the handlers share, kept in `bot_data`."""
+    """What post_init opens for the handlers: the store and the conversation core over it."""
 
-    config: Config
     store: Store
     conversation: Conversation
 
 
-class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[str, Any]]):
-    """Handler context with typed access to the shared services."""
+class BotData:
+    """PTB's `bot_data`, typed (``ContextTypes(bot_data=BotData)``): what the handlers and jobs share.
+
+    build_application sets the configuration (kept here only) and the FAQ to start with; post_init opens the
+    services and the daily tips' own bot and delivery, and post_shutdown closes whatever was opened."""
+
+    __slots__ = ("_config", "delivery", "knowledge", "sender", "services")
+
+    def __init__(self) -> None:
+        self._config: Config | None = None
+        self.knowledge: Knowledge | None = None
+        self.services: Services | None = None
+        self.sender: ExtBot[None] | None = None
+        self.delivery: DailyDelivery | None = None
+
+    @property
+    def config(self) -> Config:
+        """The configuration the application was built with."""
+        if self._config is None:
+            msg = "the application has no configuration: build it with build_application"
+            raise RuntimeError(msg)
+        return self._config
+
+    @config.setter
+    def config(self, config: Config) -> None:
+        self._config = config
+
+
+class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]):
+    """Handler context with typed access to the configuration and the shared services."""
+
+    @property
+    def config(self) -> Config:
+        """The configuration."""
+        return self.bot_data.config
 
     @property
     def services(self) -> Services:
         """The services created in post_init."""
-        services: Services = self.bot_data["services"]
+        services = self.bot_data.services
+        if services is None:
+            msg = "an update arrived before the services were opened"
+            raise RuntimeError(msg)
         return services
 
     @property
@@ -81,7 +117,7 @@ def sender(update: Update, context: BotContext) -> Sender:
         user_id=user_id,
         chat_id=chat.id if chat else user_id,
         first_name=user.first_name if user else "",
-        is_admin=user_id in context.services.config.admin_ids,
+        is_admin=user_id in context.config.admin_ids,
     )
 
 
@@ -172,27 +208,34 @@ async def _edit(message: Message, reply: Reply) -> None:
             raise
 
 
-_COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,64})(?:@([A-Za-z0-9_]{1,64}))?(?:\s+(.*))?$", re.DOTALL)
+def command_of(message: Message) -> tuple[str, str]:
+    """The command a message starts with, lower-cased, and the bot it names: ("stats", "massage_faq_bot")."""
+    name, _, target = message.parse_entity(message.entities[0])[1:].partition("@")
+    return name.lower(), target
 
 
 async def on_command(update: Update, context: BotContext) -> None:
-    """Answer a command, including `/cmd@botname` in groups; ignore commands meant for other bots."""
+    """Answer one of the bot's commands (PTB's CommandHandler matched it, `/cmd@thisbot` included)."""
     message = update.effective_message
-    if message is None or not message.text:
+    if message is None:
         return
-    found = _COMMAND.match(message.text.strip())
-    if found is None:
+    name, _ = command_of(message)
+    response = await context.conversation.on_command(sender(update, context), name, context.args or ())
+    await send_response(update, context, response)
+
+
+async def on_unknown_command(update: Update, context: BotContext) -> None:
+    """Point to /help for a command the bot lacks; in a group only when it names the bot (`/weather@thisbot`).
+
+    A bare `/weather` in a group is another bot's business. An admin command from anyone else lands here too,
+    so it gets exactly what /weather gets and cannot be told apart from it."""
+    message = update.effective_message
+    if message is None:
         return
-    name, target, rest = found.groups()
-    if target and target.lower() != (context.bot.username or "").lower():
+    name, target = command_of(message)
+    if target.lower() != (context.bot.username or "").lower() and (target or not _is_private(update)):
         return
-    who = sender(update, context)
-    ours = name.lower() in PUBLIC_COMMANDS or (name.lower() in ADMIN_COMMANDS and who.is_admin)
-    if target is None and not _is_private(update) and not ours:
-        # "/weather" in a group is for another bot; only "/weather@thisbot" gets our pointer to /help. An admin
-        # command from anyone else is treated exactly the same, so that it cannot be told apart from /weather.
-        return
-    response = await context.conversation.on_command(who, name, (rest or "").split())
+    response = await context.conversation.on_command(sender(update, context), name, (message.text or "").split()[1:])
     await send_response(update, context, response)
 
 
@@ -284,17 +327,22 @@ async def on_error(update: object, context: BotContext) -> None:
             logger.warning("update %s: could not send the apology", update_id)
 
 
-def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    """Add every handler to the application."""
+def register(application: Application[Any, BotContext, Any, Any, BotData, Any]) -> None:
+    """Add every handler to the application; admin commands answer only the configured admins."""
     from telegram.ext import (
         CallbackQueryHandler,
         ChatMemberHandler,
+        CommandHandler,
         InlineQueryHandler,
         MessageHandler,
         filters,
     )
 
-    application.add_handler(MessageHandler(filters.COMMAND, on_command))
+    posts = filters.UpdateType.MESSAGES | filters.UpdateType.CHANNEL_POSTS  # new and edited, chats and channels
+    admins = filters.User(user_id=application.bot_data.config.admin_ids)
+    application.add_handler(CommandHandler(PUBLIC_COMMANDS, on_command, filters=posts))
+    application.add_handler(CommandHandler(ADMIN_COMMANDS, on_command, filters=posts & admins))
+    application.add_handler(MessageHandler(filters.COMMAND, on_unknown_command))
     application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, on_text))
     application.add_handler(
         MessageHandler(~filters.TEXT & ~filters.StatusUpdate.ALL & filters.UpdateType.MESSAGES, on_other_message)

@@ -447,6 +447,11 @@ def test_group_command_addressed_to_the_bot_is_answered_other_bots_ignored(group
     assert len(group.messages()) == 1, "/help@otherbot got no reply"
 
 
+def test_group_command_addressed_in_any_case_gets_its_arguments(group: Chat) -> None:
+    """`/daily@MASSAGE_FAQ_BOT off` in a group reaches /daily with its argument, whatever the case of the name."""
+    assert visible(group.ask(f"/daily@{BOT.upper()} off")).startswith("You had no daily tip, so nothing changed.")
+
+
 def test_group_unknown_command_is_left_to_other_bots(group: Chat) -> None:
     """In a group, `/weather` without @ is another bot's business; `/weather@massage_faq_bot` gets the pointer."""
     group.send("/weather")
