@@ -6,6 +6,7 @@ that names an entry or topic the FAQ no longer has, becomes `None`, and the user
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -24,8 +25,8 @@ Action = Literal[
     "tip",  # tip
     "another_tip",  # tn
     "daily",  # d
-    "daily_set",  # d:<HH:MM>
-    "daily_off",  # d:off
+    "daily_set",  # d:<HH:MM>:<asker's id>
+    "daily_off",  # d:off:<asker's id>
     "feedback_up",  # f+:<entry id>
     "feedback_down",  # f-:<entry id>
     "forget_yes",  # fg:yes:<asker's id> (only the asker's press acts)
@@ -45,14 +46,16 @@ _FIXED: dict[str, Action] = {
     "tn": "another_tip",
     "d": "daily",
     "d:off": "daily_off",
+    "fg:yes": "forget_yes",
+    "fg:no": "forget_no",
     "r": "review",
     "ru": "review_undo",
 }
 _PREFIXED: dict[str, Action] = {"a": "answer", "s": "source", "t": "topic", "f+": "feedback_up", "f-": "feedback_down"}
 _CODE = {action: code for code, action in _FIXED.items()} | {action: code for code, action in _PREFIXED.items()}
-# Buttons that act on the asker's own data carry the asker's id: in a group, anyone can press them.
-_OWNED: dict[str, Action] = {"fg:yes": "forget_yes", "fg:no": "forget_no"}
-_OWNED_CODE = {action: code for code, action in _OWNED.items()}
+# Buttons that change the asker's own data end in the asker's id (`:<id>`): in a group anyone can press them,
+# and only the asker's press may act.
+OWNED: frozenset[Action] = frozenset({"forget_yes", "forget_no", "daily_set", "daily_off"})
 _OWNER = re.compile(r"^(0|-?[1-9][0-9]{0,18})$")
 _ARG = re.compile(r"^[a-z0-9-]{1,48}$")
 _REVIEW: dict[str, Action] = {"rl": "review_label", "ro": "review_other", "rt": "review_topic", "rs": "review_skip"}
@@ -74,12 +77,10 @@ class Press:
 def encode(action: Action, arg: str = "", group: int = 0, owner: int | None = None) -> str:
     """Return the callback data for a button; raise ValueError if it would not fit Telegram's 64 bytes,
     or if a button acting on the asker's own data names no asker."""
-    if action in _OWNED_CODE:
-        if owner is None:
-            msg = f"a {action} button needs the asker's id"
-            raise ValueError(msg)
-        data = f"{_OWNED_CODE[action]}:{owner}"
-    elif action in _REVIEW_CODE:
+    if (action in OWNED) != (owner is not None):
+        msg = f"a {action} button {'needs an' if action in OWNED else 'takes no'} asker's id"
+        raise ValueError(msg)
+    if action in _REVIEW_CODE:
         data = f"{_REVIEW_CODE[action]}:{group}" + (f":{arg}" if arg else "")
     elif action == "daily_set":
         data = f"d:{arg}"
@@ -87,6 +88,8 @@ def encode(action: Action, arg: str = "", group: int = 0, owner: int | None = No
         data = f"{_CODE[action]}:{arg}"
     else:
         data = _CODE[action]
+    if owner is not None:
+        data = f"{data}:{owner}"
     if len(data.encode()) > MAX_CALLBACK_BYTES:
         msg = f"callback data for {action} is over {MAX_CALLBACK_BYTES} bytes: {data!r}"
         raise ValueError(msg)
@@ -97,11 +100,17 @@ def decode(data: str | None, faq: Faq) -> Press | None:
     """Parse callback data from Telegram; None for anything unknown, stale or tampered with."""
     if not data or len(data.encode("utf-8", "replace")) > MAX_CALLBACK_BYTES:
         return None
+    head, _, owner = data.rpartition(":")
+    owned = _decode_unowned(head, faq) if _OWNER.match(owner) else None
+    if owned is not None and owned.action in OWNED:
+        return dataclasses.replace(owned, owner=int(owner))
+    press = _decode_unowned(data, faq)
+    return None if press is None or press.action in OWNED else press  # an owned button naming no asker is stale
+
+
+def _decode_unowned(data: str, faq: Faq) -> Press | None:
     if data in _FIXED:
         return Press(_FIXED[data])
-    head, _, owner = data.rpartition(":")
-    if head in _OWNED:
-        return Press(_OWNED[head], owner=int(owner)) if _OWNER.match(owner) else None
     code, sep, arg = data.partition(":")
     if not sep:
         return None

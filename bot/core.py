@@ -45,7 +45,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("forget", "Delete everything I store about you"),
 )
 ADMIN_COMMANDS = frozenset({"stats", "reload", "review"})
-NOT_YOUR_BUTTON = "That button is for the person who asked. Send /forget yourself to delete your own data."
+NOT_YOUR_BUTTON = "That button is for the person who asked."
 REVIEW_KEPT = (
     "Questions an admin reviews may be kept anonymously as examples that teach the bot: "
     "with no user id, and with e-mails and numbers masked."
@@ -275,7 +275,8 @@ class Conversation:
         if press.action.startswith("review") and not who.is_admin:
             return Response(notice="That button is out of date. Send /topics to start again.")
         if press.owner is not None and press.owner != who.user_id:
-            return Response(notice=NOT_YOUR_BUTTON)
+            yours = "/daily to set your own daily tip" if press.action.startswith("daily") else "/forget yourself"
+            return Response(notice=f"{NOT_YOUR_BUTTON} Send {yours}.")
         await self.drain()
         await self.load_labels()
         await self.store.touch_user(who.user_id, self.clock())
@@ -570,8 +571,8 @@ class Conversation:
             f"Pick a time ({esc(self.settings.default_timezone)}), or send e.g. "
             "<code>/daily 07:30 Europe/Berlin</code> for your own time and zone."
         )
-        presets = tuple(Button(t, callbacks.encode("daily_set", t)) for t in DAILY_PRESETS)
-        return Reply(text, (presets, (Button("🔕 Off", callbacks.encode("daily_off")),)))
+        presets = tuple(Button(t, callbacks.encode("daily_set", t, owner=who.user_id)) for t in DAILY_PRESETS)
+        return Reply(text, (presets, (Button("🔕 Off", callbacks.encode("daily_off", owner=who.user_id)),)))
 
     async def _subscribe(self, who: Sender, local_time: str, timezone: str) -> Response:
         now = self.clock()

@@ -182,6 +182,7 @@ def test_forget_cancel_keeps_everything(module: Module, tg: FakeTelegram) -> Non
 
 CHANNEL_A = -1_009_000_000_001
 CHANNEL_B = -1_009_000_000_002
+CHANNEL_C = -1_009_000_000_003
 GROUP_A = -1_009_000_000_101
 GROUP_B = -1_009_000_000_102
 
@@ -225,7 +226,8 @@ def test_two_channels_keep_their_own_data(module: Module, tg: FakeTelegram) -> N
 
 
 def test_anonymous_admins_of_two_groups_keep_their_own_data(module: Module, tg: FakeTelegram) -> None:
-    """Anonymous admins all come from one Telegram account, yet each group keeps its own daily tip and /forget."""
+    """Anonymous admins all come from one Telegram account, yet each group (and a channel posting in it) keeps its own
+    daily tip and /forget."""
     assert "Done!" in anonymous(tg, GROUP_A, "/daily 07:00 UTC")
     assert "Done!" in anonymous(tg, GROUP_B, "/daily 19:00 UTC")
     mine = anonymous(tg, GROUP_A, "/mydata")
@@ -235,6 +237,10 @@ def test_anonymous_admins_of_two_groups_keep_their_own_data(module: Module, tg: 
     assert "Daily tip: 07:00 every day, UTC" in anonymous(tg, GROUP_A, "/mydata")
     kept = read_db(module, "SELECT user_id, chat_id FROM subscriptions WHERE chat_id IN (?, ?)", (GROUP_A, GROUP_B))
     assert kept == [(GROUP_A, GROUP_A)]
+    tg.push_anonymous_message(GROUP_A, "/daily 05:00 UTC", sender_chat_id=CHANNEL_C)  # posted as a channel
+    assert "Done!" in (tg.wait_for_message(GROUP_A, timeout=15).text or "")
+    kept = read_db(module, "SELECT user_id, local_time FROM subscriptions WHERE chat_id = ? ORDER BY 2", (GROUP_A,))
+    assert kept == [(CHANNEL_C, "05:00"), (GROUP_A, "07:00")]
     assert tg.violations == []
 
 
@@ -321,6 +327,32 @@ def test_group_admin_command_from_a_non_admin_is_like_any_unknown_command(module
     assert tg.violations == []
 
 
+def press_in_group(tg: FakeTelegram, user: int, message: Call, label_start: str) -> Call:
+    """Press, as `user`, a button of the bot's group `message`; return the answerCallbackQuery call."""
+    data = button(message, label_start)
+    query_id = tg.push_callback(user, data, message.result["message_id"], chat_id=message.chat_id)
+    return tg.wait_for(
+        lambda c: c.method == "answerCallbackQuery" and c.params.get("callback_query_id") == query_id, timeout=15
+    )
+
+
+def test_group_daily_time_button_acts_only_for_the_asker(module: Module, tg: FakeTelegram) -> None:
+    """In a group, B pressing A's 08:00 is told it is not theirs and subscribes nobody; A's own press subscribes A."""
+    asker, other, group = next(_next_user), next(_next_user), -1_009_000_000_302
+    tg.push_message(asker, "/daily", chat_id=group, chat_type="supergroup")
+    prompt = tg.wait_for_message(group, timeout=15)
+    subscribed = "SELECT user_id, chat_id, local_time FROM subscriptions WHERE user_id IN (?, ?) AND active"
+
+    refused = press_in_group(tg, other, prompt, "08:00")
+    assert str(refused.params.get("text")).startswith("That button is for the person who asked.")
+    assert read_db(module, subscribed, (asker, other)) == []
+    assert tg.sent_messages(group) == [prompt]
+
+    assert press_in_group(tg, asker, prompt, "08:00").params.get("text") == "Daily tip at 08:00"
+    assert read_db(module, subscribed, (asker, other)) == [(asker, group, "08:00")]
+    assert tg.violations == []
+
+
 def test_group_forget_button_acts_only_for_the_asker(module: Module, tg: FakeTelegram) -> None:
     """In a group, B pressing A's "Yes, delete everything" is told it is not theirs; only A's own press deletes."""
     asker, other, group = next(_next_user), next(_next_user), -1_009_000_000_301
@@ -333,18 +365,12 @@ def test_group_forget_button_acts_only_for_the_asker(module: Module, tg: FakeTel
     before = {user: rows_mentioning(module, user) for user in (asker, other)}
     assert before[asker]["subscriptions"] == before[other]["subscriptions"] == 1
 
-    def press_as(user: int) -> Call:
-        query_id = tg.push_callback(user, button(prompt, "🗑"), prompt.result["message_id"], chat_id=group)
-        return tg.wait_for(
-            lambda c: c.method == "answerCallbackQuery" and c.params.get("callback_query_id") == query_id, timeout=15
-        )
-
-    refused = press_as(other)
+    refused = press_in_group(tg, other, prompt, "🗑")
     assert str(refused.params.get("text")).startswith("That button is for the person who asked.")
     assert [c for c in tg.calls_to("editMessageText") if c.chat_id == group] == []
     assert {user: rows_mentioning(module, user) for user in (asker, other)} == before
 
-    assert press_as(asker).params.get("text") == "Deleted"
+    assert press_in_group(tg, asker, prompt, "🗑").params.get("text") == "Deleted"
     edits = [c for c in tg.calls_to("editMessageText") if c.chat_id == group]
     assert [c.params.get("message_id") for c in edits] == [prompt.result["message_id"]]
     assert (edits[0].text or "").startswith("Done: everything I stored about you is deleted.")

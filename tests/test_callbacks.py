@@ -13,8 +13,8 @@ from faq.loader import load_faq
 
 FAQ = load_faq()
 ENTRY_IDS = [e.id for e in FAQ.entries]
-FIXED: list[Action] = ["topics", "benefits", "tip", "another_tip", "daily", "daily_off"]
-OWNED: list[Action] = ["forget_yes", "forget_no"]
+FIXED: list[Action] = ["topics", "benefits", "tip", "another_tip", "daily"]
+OWNED: list[Action] = ["forget_yes", "forget_no", "daily_off"]
 OWNERS = [729_001, -1_009_000_000_001, 0]  # a user, a channel (a chat speaking for itself), the no-user fallback
 ENTRY_ACTIONS: list[Action] = ["answer", "feedback_up", "feedback_down"]
 
@@ -24,7 +24,7 @@ def every_press() -> list[Press]:
     presses = [Press(action) for action in FIXED]
     presses += [Press(action, entry_id) for action in ENTRY_ACTIONS for entry_id in ENTRY_IDS]
     presses += [Press("topic", topic) for topic in FAQ.topics_by_id]
-    presses += [Press("daily_set", preset) for preset in DAILY_PRESETS]
+    presses += [Press("daily_set", preset, owner=owner) for preset in DAILY_PRESETS for owner in OWNERS]
     presses += [Press(action, owner=owner) for action in OWNED for owner in OWNERS]
     return presses
 
@@ -47,13 +47,21 @@ def test_data_is_compact() -> None:
     """The scheme is short and readable, e.g. `a:circulation` for an answer."""
     assert encode("answer", "circulation") == "a:circulation"
     assert encode("topics") == "m"
-    assert encode("daily_set", "08:00") == "d:08:00"
+    assert encode("daily_set", "08:00", owner=729_001) == "d:08:00:729001"
+    assert encode("forget_yes", owner=-1_009_000_000_001) == "fg:yes:-1009000000001"
 
 
 def test_encode_refuses_data_over_64_bytes() -> None:
     """A button that would not fit Telegram's limit fails loudly when built, not when sent."""
     with pytest.raises(ValueError, match="64 bytes"):
         encode("answer", "x" * 63)
+
+
+@pytest.mark.parametrize("action", ["forget_yes", "forget_no", "daily_off"])
+def test_a_button_on_the_askers_own_data_cannot_be_built_without_the_asker(action: Action) -> None:
+    """A delete or daily-tip button that names nobody fails when built, so no such button can reach a group."""
+    with pytest.raises(ValueError, match="asker's id"):
+        encode(action)
 
 
 TAMPERED = [
@@ -90,6 +98,12 @@ TAMPERED = [
     "fg:yes:-0",
     "fg:yes:1:2",
     "fg:yes:" + "9" * 20,
+    "d:08:00",  # a time button that names no asker
+    "d:off",
+    "d:08:00:x",
+    "d:07:31:5",
+    "a:circulation:5",  # only the buttons on the asker's own data name one
+    "m:5",
     "a:../../etc/passwd",
     "a:circulation:extra",
     "x" * 64,
@@ -115,7 +129,8 @@ def test_press_for_a_removed_entry_is_stale() -> None:
 
 @given(st.text(max_size=80))
 @example("a:sleep")
-@example("d:off")
+@example("d:off:5")
+@example("d:08:00:5")
 @example("fg:yes:-1009000000001")
 @example("fg:yes:007")
 def test_decode_never_raises_and_only_accepts_what_encode_makes(data: str) -> None:
