@@ -154,7 +154,7 @@ def _run_telegram(config: Config, knowledge: Knowledge, redact: Callable[[str], 
     lifeline = Lifeline()
     try:
         application = build_application(config, knowledge, lifeline)
-        return asyncio.run(serve(application, config, lifeline))
+        return asyncio.run(serve(application, lifeline))
     except InvalidToken:
         # PTB's message quotes the whole token, so it is not printed.
         return _fail("Telegram rejected TELEGRAM_BOT_TOKEN (revoked or mistyped?). Check it with @BotFather.")

@@ -164,7 +164,7 @@ async def _post_shutdown(application: BotApplication) -> None:
         await services.store.close()
 
 
-async def serve(application: BotApplication, config: Config, lifeline: Lifeline) -> int:
+async def serve(application: BotApplication, lifeline: Lifeline) -> int:
     """Run the bot until SIGTERM/SIGINT (exit 0) or until no update can arrive (exit 1).
 
     Startup failures raise (StartupError, or PTB's InvalidToken, NetworkError, TelegramError) after
@@ -177,8 +177,8 @@ async def serve(application: BotApplication, config: Config, lifeline: Lifeline)
     try:
         await application.initialize()
         await _post_init(application)
-        if config.webhook is not None:
-            hook = config.webhook
+        hook = application.bot_data.config.webhook
+        if hook is not None:
             server = WebhookServer(
                 hook.listen, hook.port, hook.path, hook.secret, application.bot, application.update_queue
             )
