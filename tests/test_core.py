@@ -442,6 +442,20 @@ async def test_forget_button_pressed_by_someone_else_deletes_nothing(conversatio
     assert (await store.user_data(other.user_id)).question_count == 1
 
 
+async def test_a_chat_confirms_forget_and_sets_its_daily_by_command(conversation: Conversation, store: Store) -> None:
+    """A channel gets no buttons any reader could press: /forget and /daily explain the command instead."""
+    channel = Sender(user_id=-1_009_000_000_001, chat_id=-1_009_000_000_001, as_chat=True)
+    await conversation.on_command(channel, "daily", ["08:00"])
+    (prompt,) = (await conversation.on_command(channel, "forget")).replies
+    (state,) = (await conversation.on_command(channel, "daily")).replies
+    assert prompt.buttons == state.buttons == ()
+    assert "/forget yes" in prompt.text
+    assert "/daily 07:30 Europe/Berlin" in state.text
+    (done,) = (await conversation.on_command(channel, "forget", ["yes"])).replies
+    assert done.text.startswith("Done: everything I stored about this chat is deleted.")
+    assert await store.get_subscription(channel.user_id) is None
+
+
 # ------------------------------------------------------------------------------------------ inline
 
 
