@@ -133,9 +133,13 @@ async def _post_init(application: BotApplication) -> None:
         delivery.start_pass()
 
     async def purge(context: Any) -> None:
-        removed = await store.purge_questions_before(retention_cutoff(utc_now(), config.retention_days))
+        cutoff = retention_cutoff(utc_now(), config.retention_days)
+        removed = await store.purge_questions_before(cutoff)
         if removed:
             logger.info("retention: purged %d question texts older than %d days", removed, config.retention_days)
+        removed = await store.purge_deliveries_before(cutoff.date())
+        if removed:
+            logger.info("retention: purged %d daily-tip deliveries older than %d days", removed, config.retention_days)
 
     job_queue = application.job_queue
     if job_queue is None:  # pragma: no cover - the job-queue extra is a requirement

@@ -11,11 +11,12 @@ import logging
 import re
 from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from typing import TypeAlias
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from bot import schedule
 from bot.storage import Subscription
 
 logger = logging.getLogger(__name__)
@@ -276,28 +277,9 @@ def describe(local_time: str, tz: str, now: datetime) -> str:
 # --- scheduling ------------------------------------------------------------------------------------
 
 
-def _wall_time(local_time: str) -> time:
-    """Parse a stored HH:MM."""
-    hour, sep, minute = local_time.partition(":")
-    if not sep or not (hour.isdigit() and minute.isdigit() and len(minute) == 2):
-        msg = f"local_time must be HH:MM, got {local_time!r}"
-        raise ValueError(msg)
-    return time(int(hour), int(minute))
-
-
 def due_instant(sub: Subscription, local_date: date) -> datetime:
     """Return the UTC instant at which `sub`'s wall-clock time occurs on `local_date` in its zone."""
-    zone = ZoneInfo(sub.timezone)
-    # fold=0: an ambiguous time (clocks going back) is taken at its first occurrence, and a time that
-    # the clocks skip is read with the offset before the jump, landing as far past the gap as it was
-    # into it (Berlin 02:30 on the spring-forward day -> 03:30 CEST).
-    instant = datetime.combine(local_date, _wall_time(sub.local_time), tzinfo=zone).astimezone(UTC)
-    if instant.astimezone(zone).date() != local_date:
-        # The gap ran past midnight (Greenland springs forward at 23:00): no later wall time exists on
-        # that date, so deliver in its last minute rather than owe a tip to a day that has ended.
-        next_midnight = datetime.combine(local_date + timedelta(days=1), time(0), tzinfo=zone)
-        instant = next_midnight.astimezone(UTC) - timedelta(minutes=1)
-    return instant
+    return schedule.due_at(sub.local_time, sub.timezone, local_date)
 
 
 def _is_delivered(delivered: Delivered, user_id: int, local_date: date) -> bool:

@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import aiosqlite
 
+from bot import schedule
+
 QUESTION_TEXT_LIMIT = 500
 RECENT_QUESTIONS = 5
 TOP_UNANSWERED = 20
@@ -92,8 +94,20 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX review_labels_batch ON review_labels(batch)",
     ),
+    # v4: daily tips at scale. `next_due` is the UTC moment (Unix seconds) from which the subscription may be
+    # owed a tip, so a pass reads what is due through an index instead of every subscription; NULL means
+    # never (filled in by _backfill_next_due right after these statements). Deliveries are purged by local
+    # date, and a blocked chat's subscriptions are found by chat id.
+    (
+        "ALTER TABLE subscriptions ADD COLUMN next_due INTEGER",
+        "CREATE INDEX subscriptions_due ON subscriptions(next_due) WHERE active = 1",
+        "CREATE INDEX subscriptions_chat ON subscriptions(chat_id) WHERE active = 1",
+        "DROP INDEX subscriptions_active",  # the partial indexes above serve every `active = 1` query
+        "CREATE INDEX deliveries_local_date ON deliveries(local_date)",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
+NEXT_DUE_VERSION = 4  # the step after which _backfill_next_due runs, in the same transaction
 
 REVIEW_CANDIDATES = 2000  # the newest questions /review looks at
 
@@ -125,6 +139,8 @@ _ENSURE_USER = """
     INSERT INTO users (user_id, first_seen, last_seen) VALUES (?, ?, ?)
     ON CONFLICT (user_id) DO NOTHING
 """
+
+_SET_NEXT_DUE = "UPDATE subscriptions SET next_due = ? WHERE user_id = ?"
 
 _TOUCH_USER = """
     INSERT INTO users (user_id, first_seen, last_seen) VALUES (?, ?, ?)
@@ -253,6 +269,11 @@ def _to_db(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
+def _epoch(moment: datetime) -> int:
+    """Return an aware datetime as whole Unix seconds (due instants fall on whole minutes)."""
+    return int(moment.timestamp())
+
+
 def _from_db(text: str) -> datetime:
     """Parse a stored UTC ISO-8601 string back into an aware UTC datetime."""
     return datetime.fromisoformat(text).astimezone(UTC)
@@ -366,8 +387,34 @@ class Store:
                     return
                 for statement in MIGRATIONS[version]:
                     await self._execute(statement)
+                if version + 1 == NEXT_DUE_VERSION:
+                    await self._backfill_next_due()
                 # PRAGMA takes no parameters; the value is an int computed here, never user input.
                 await self._execute(f"PRAGMA user_version = {int(version) + 1}")
+
+    async def _backfill_next_due(self) -> None:
+        """Give every active subscription its next due moment: the first one after its last change and delivery.
+
+        That moment may lie days back; the first pass then sends today's tip if it is owed (late, the same
+        local day, as before) and moves the others on, so the upgrade owes nobody more or less than before.
+        """
+        rows = await self._fetchall(
+            """
+            SELECT s.user_id, s.local_time, s.timezone, s.updated_at, max(d.local_date)
+            FROM subscriptions AS s LEFT JOIN deliveries AS d ON d.user_id = s.user_id
+            WHERE s.active = 1 GROUP BY s.user_id
+            """
+        )
+        updates: list[tuple[int | None, int]] = []
+        for user_id, local_time, timezone, updated_at, last_date in rows:
+            try:
+                due = schedule.first_due(local_time, timezone, _from_db(updated_at))
+                if last_date is not None:
+                    due = max(due, schedule.after_delivery(local_time, timezone, date.fromisoformat(last_date)))
+                updates.append((_epoch(due), user_id))
+            except (ZoneInfoNotFoundError, ValueError):
+                updates.append((None, user_id))  # a bad row is never due, as the old scan skipped it
+        await self._conn.executemany(_SET_NEXT_DUE, updates)
 
     # --- low-level helpers -------------------------------------------------------------------------
 
@@ -584,17 +631,19 @@ class Store:
         _check_local_time(local_time)
         _check_timezone(timezone)
         at = _to_db(now)
+        next_due = _epoch(schedule.first_due(local_time, timezone, now))
         async with self._transaction():
             await self._execute(_ENSURE_USER, (user_id, at, at))
             await self._execute(
                 """
-                INSERT INTO subscriptions (user_id, chat_id, local_time, timezone, active, updated_at)
-                VALUES (?, ?, ?, ?, 1, ?)
+                INSERT INTO subscriptions (user_id, chat_id, local_time, timezone, active, updated_at, next_due)
+                VALUES (?, ?, ?, ?, 1, ?, ?)
                 ON CONFLICT (user_id) DO UPDATE SET
                     chat_id = excluded.chat_id, local_time = excluded.local_time,
-                    timezone = excluded.timezone, active = 1, updated_at = excluded.updated_at
+                    timezone = excluded.timezone, active = 1, updated_at = excluded.updated_at,
+                    next_due = excluded.next_due
                 """,
-                (user_id, chat_id, local_time, timezone, at),
+                (user_id, chat_id, local_time, timezone, at, next_due),
             )
         return Subscription(user_id, chat_id, local_time, timezone, active=True, updated_at=_from_db(at))
 
@@ -643,8 +692,31 @@ class Store:
         rows = await self._fetchall("SELECT DISTINCT timezone FROM subscriptions WHERE active = 1")
         return {str(tz) for (tz,) in rows}
 
+    async def due_subscriptions(self, now: datetime, limit: int) -> list[Subscription]:
+        """Return up to `limit` active subscriptions whose next due moment is at or before `now`, earliest first."""
+        # The partial index on next_due (active rows only) makes this cost what is due, not what is stored.
+        rows = await self._fetchall(
+            """
+            SELECT user_id, chat_id, local_time, timezone, active, updated_at
+            FROM subscriptions WHERE active = 1 AND next_due <= ?
+            ORDER BY next_due LIMIT ?
+            """,
+            (_epoch(now), limit),
+        )
+        return [_subscription(row) for row in rows]
+
+    async def reschedule(self, next_due: Sequence[tuple[int, datetime | None]]) -> None:
+        """Set each (user id, next due moment) in one transaction; None means never due."""
+        params = [(None if at is None else _epoch(at), user_id) for user_id, at in next_due]
+        async with self._transaction():
+            await self._conn.executemany("UPDATE subscriptions SET next_due = ? WHERE user_id = ?", params)
+
     async def undelivered_active(self, local_dates: Mapping[str, date]) -> list[Subscription]:
-        """Return active subscriptions with no delivery yet for their zone's date in `local_dates`."""
+        """Return active subscriptions with no delivery yet for their zone's date in `local_dates`.
+
+        The pre-v4 way to find who is due (it reads every active subscription); kept as the baseline that
+        bench/bench_scale.py measures `due_subscriptions` against.
+        """
         # One query for any number of subscribers: the zone→date map travels as a single JSON parameter,
         # and the anti-join probes the UNIQUE(user_id, local_date) index once per subscriber. A zone
         # missing from the map is skipped, so callers pass every zone from `active_timezones()`.
@@ -694,8 +766,13 @@ class Store:
             delivered.setdefault(int(user_id), set()).add(date.fromisoformat(day))
         return delivered
 
-    async def record_delivery(self, user_id: int, local_date: date, tip_id: str, sent_at: datetime) -> bool:
-        """Record the user's tip for `local_date` and mark the tip seen, in one commit; False if already recorded."""
+    async def record_delivery(
+        self, user_id: int, local_date: date, tip_id: str, sent_at: datetime, next_due: datetime | None = None
+    ) -> bool:
+        """Record the user's tip for `local_date` and mark the tip seen, in one commit; False if already recorded.
+
+        With `next_due`, the subscription's next due moment moves there in the same commit, recorded or not.
+        """
         # Also False when the subscription row is gone (the user ran /forget meanwhile): nothing is owed,
         # and no row about a forgotten user comes back. Both rows go in one transaction under that same
         # check, so a /forget can never land between them and leave a "tip seen" row behind.
@@ -716,10 +793,17 @@ class Store:
                     """,
                     (user_id, tip_id, at),
                 )
+            if next_due is not None:
+                await self._execute(_SET_NEXT_DUE, (_epoch(next_due), user_id))
         return changed > 0
 
-    async def release_delivery(self, user_id: int, local_date: date, tip_id: str, recorded_at: datetime) -> bool:
-        """Undo `record_delivery` for a tip that was recorded before sending and then not sent; True if undone."""
+    async def release_delivery(
+        self, user_id: int, local_date: date, tip_id: str, recorded_at: datetime, next_due: datetime | None = None
+    ) -> bool:
+        """Undo `record_delivery` for a tip recorded before sending and then not sent; True if undone.
+
+        With `next_due`, the subscription's next due moment moves there in the same commit.
+        """
         # The "tip seen" row goes only if this same record made it (same tip, same moment): a tip the user
         # had already been shown stays seen.
         at = _to_db(recorded_at)
@@ -732,7 +816,26 @@ class Store:
                 await self._execute(
                     "DELETE FROM tips_seen WHERE user_id = ? AND tip_id = ? AND seen_at = ?", (user_id, tip_id, at)
                 )
+            if next_due is not None:
+                await self._execute(_SET_NEXT_DUE, (_epoch(next_due), user_id))
         return changed > 0
+
+    async def purge_deliveries_before(self, local_date: date, chunk: int = 5000) -> int:
+        """Delete deliveries for local dates before `local_date`, `chunk` rows per commit; return how many went."""
+        # Small commits let questions' writes in between, however many rows a day of a big bot leaves.
+        removed = 0
+        while True:
+            changed = await self._write(
+                """
+                DELETE FROM deliveries WHERE rowid IN (
+                    SELECT rowid FROM deliveries WHERE local_date < ? LIMIT ?
+                )
+                """,
+                (local_date.isoformat(), chunk),
+            )
+            removed += changed
+            if changed < chunk:
+                return removed
 
     async def deliveries(self, user_id: int) -> list[Delivery]:
         """Return the user's recorded deliveries, oldest first."""

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import sqlite3
 import subprocess
 import time
 import warnings
@@ -16,6 +18,7 @@ import pytest
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 from telegram.warnings import PTBDeprecationWarning
 
+from bot import storage
 from bot.delivery import DailyDelivery, daily_tip_text
 from bot.storage import Delivery, Store
 from faq.loader import load_faq
@@ -436,6 +439,77 @@ async def test_flood_control_waits_retry_after_then_sends_once(
     assert result is not None
     assert (result.sent, result.retried) == (1, 1)
     assert len(outbox.sent) == 1
+
+
+async def test_a_refused_chat_is_not_retried_today_but_is_tomorrow(
+    delivery: DailyDelivery, store: Store, outbox: Outbox, clock: Clock
+) -> None:
+    """After "chat not found", later passes that day leave the chat alone; the next day's tip is tried."""
+    await subscribe(store, 1, "08:00", "UTC", utc(2026, 1, 14, 12))
+    outbox.fail(chat_of(1), BadRequest("Bad Request: chat not found"))
+    await run_between(delivery, clock, utc(2026, 1, 15, 8), utc(2026, 1, 16, 8, 30), step=timedelta(minutes=29))
+    assert outbox.attempts[chat_of(1)] == 2
+    assert [s.at for s in outbox.sent] == [utc(2026, 1, 16, 8, 10)]  # the first pass after 08:00
+    assert [d.local_date for d in await store.deliveries(1)] == [date(2026, 1, 16)]
+
+
+async def test_more_due_than_one_batch_all_go_out_in_one_pass(store: Store, outbox: Outbox, clock: Clock) -> None:
+    """With 8 due and batches of 3, one pass sends each of the 8 its tip once."""
+    for user_id in range(1, 9):
+        await subscribe(store, user_id, "08:00", BERLIN if user_id % 2 else "UTC", utc(2026, 1, 14, 12))
+    delivery = DailyDelivery(store, lambda: FAQ, outbox, clock, rate=1000.0, batch=3)
+    clock.now = utc(2026, 1, 15, 9)
+    result = await delivery.run_once()
+    assert result is not None
+    assert result.sent == 8
+    assert sorted(s.chat_id for s in outbox.sent) == [chat_of(u) for u in range(1, 9)]
+    assert await delivery.run_once() is None
+
+
+# --- a database from before next_due (schema v3) ---------------------------------------------------------
+
+
+async def test_an_upgraded_v3_database_owes_exactly_what_it_owed_before(
+    tmp_path: Path, outbox: Outbox, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After the v4 upgrade: owed today goes now, delivered today or subscribed after today's time waits a day."""
+    path = tmp_path / "bot.sqlite3"
+    with monkeypatch.context() as patch:  # a v3 file, as the previous release left it
+        patch.setattr(storage, "MIGRATIONS", storage.MIGRATIONS[:3])
+        patch.setattr(storage, "SCHEMA_VERSION", 3)
+        await (await Store.open(path)).close()
+    rows = [  # user, local time, zone, active, last change (UTC), last delivery (local date)
+        (1, "08:00", "UTC", 1, "2026-01-10T12:00:00", "2026-01-14"),
+        (2, "08:00", "UTC", 1, "2026-01-10T12:00:00", "2026-01-15"),
+        (3, "08:00", "UTC", 1, "2026-01-15T09:00:00", None),
+        (4, "18:00", BERLIN, 1, "2026-01-10T12:00:00", None),
+        (5, "08:00", "UTC", 0, "2026-01-10T12:00:00", None),
+    ]
+    with contextlib.closing(sqlite3.connect(path)) as conn, conn:
+        for user_id, local_time, zone, active, changed, delivered in rows:
+            at = f"{changed}.000000+00:00"
+            conn.execute("INSERT INTO users VALUES (?, ?, ?)", (user_id, at, at))
+            conn.execute(
+                "INSERT INTO subscriptions VALUES (?, ?, ?, ?, ?, ?)",
+                (user_id, chat_of(user_id), local_time, zone, active, at),
+            )
+            if delivered:
+                conn.execute("INSERT INTO deliveries VALUES (?, ?, 'tip', ?)", (user_id, delivered, at))
+    store = await Store.open(path)
+    try:
+        assert await store.schema_version() == 4
+        delivery = DailyDelivery(store, lambda: FAQ, outbox, clock, rate=1000.0)
+        await run_between(delivery, clock, utc(2026, 1, 15, 12), utc(2026, 1, 16, 9), step=timedelta(minutes=10))
+    finally:
+        await store.close()
+    sent = {(s.chat_id - chat_of(0), s.at) for s in outbox.sent}
+    assert sent == {
+        (1, utc(2026, 1, 15, 12)),  # owed since 08:00 today: goes out late, the same day
+        (1, utc(2026, 1, 16, 8)),
+        (2, utc(2026, 1, 16, 8)),  # had today's already
+        (3, utc(2026, 1, 16, 8)),  # subscribed after today's 08:00
+        (4, utc(2026, 1, 15, 17)),  # 18:00 in Berlin
+    }
 
 
 # --- what is sent and recorded ------------------------------------------------------------------------

@@ -287,6 +287,46 @@ async def test_deactivate_chat_stops_only_that_chat(store: Store) -> None:
     assert [s.user_id for s in await store.active_subscriptions()] == [2]
 
 
+async def test_due_subscriptions_returns_only_what_is_due_earliest_first(store: Store) -> None:
+    """The pass reads the active subscriptions due by `now`, earliest first, at most `limit` of them."""
+    midnight = NOW.replace(hour=0)
+    await store.subscribe(1, 100, "11:00", "UTC", midnight)  # due today 11:00
+    await store.subscribe(2, 200, "10:00", "UTC", midnight)  # due today 10:00
+    await store.subscribe(3, 300, "13:00", "UTC", midnight)  # not yet
+    await store.subscribe(4, 400, "09:00", "UTC", midnight)
+    await store.unsubscribe(4, midnight)
+    assert [s.user_id for s in await store.due_subscriptions(NOW, 10)] == [2, 1]
+    assert [s.user_id for s in await store.due_subscriptions(NOW, 1)] == [2]
+    await store.record_delivery(2, TODAY, "tip-a", NOW, next_due=NOW + timedelta(days=1))
+    assert [s.user_id for s in await store.due_subscriptions(NOW, 10)] == [1]
+
+
+async def test_the_due_and_blocked_chat_lookups_search_an_index(store: Store, db_path: Path) -> None:
+    """A pass and a blocked chat's lookup read through an index, so they cost what they find, not the table."""
+    await store.subscribe(1, 100, "09:00", "UTC", NOW)
+    queries = {
+        "SELECT user_id FROM subscriptions WHERE active = 1 AND next_due <= 0 ORDER BY next_due LIMIT 5": "due",
+        "UPDATE subscriptions SET active = 0 WHERE chat_id = 100 AND active = 1": "chat",
+        "DELETE FROM deliveries WHERE local_date < '2025-01-01'": "local_date",
+    }
+    with sqlite3.connect(db_path) as conn:
+        for sql, index in queries.items():
+            plan = " ".join(row[-1] for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}"))
+            assert "USING INDEX" in plan and index in plan, (sql, plan)
+    conn.close()
+
+
+async def test_purge_deliveries_removes_only_older_days(store: Store) -> None:
+    """Deliveries before the cutoff date go, in small commits; that day and later ones stay."""
+    for user_id in range(1, 8):
+        await store.subscribe(user_id, user_id, "09:00", "UTC", NOW)
+        for days_ago in range(3):
+            await store.record_delivery(user_id, TODAY - timedelta(days=days_ago), "tip", NOW)
+    assert await store.purge_deliveries_before(TODAY - timedelta(days=1), chunk=3) == 7
+    assert {d.local_date for d in await store.deliveries(5)} == {TODAY, TODAY - timedelta(days=1)}
+    assert await store.purge_deliveries_before(TODAY - timedelta(days=1)) == 0
+
+
 async def test_record_delivery_once_per_user_and_date(store: Store) -> None:
     """A delivery is recorded once per user and local date; the repeat reports False."""
     await store.subscribe(1, 100, "09:00", "UTC", NOW)
