@@ -312,7 +312,8 @@ async def test_the_due_and_blocked_chat_lookups_search_an_index(store: Store, db
     with sqlite3.connect(db_path) as conn:
         for sql, index in queries.items():
             plan = " ".join(row[-1] for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}"))
-            assert "USING INDEX" in plan and index in plan, (sql, plan)
+            assert "USING INDEX" in plan, (sql, plan)
+            assert index in plan, (sql, plan)
     conn.close()
 
 
