@@ -45,6 +45,10 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("forget", "Delete everything I store about you"),
 )
 ADMIN_COMMANDS = frozenset({"stats", "reload", "review"})
+MYDATA_IN_PRIVATE = (
+    "🔒 What I store about you is for your eyes only, so I show it in a private chat: "
+    "send me /mydata there."
+)
 NOT_YOUR_BUTTON = "That button is for the person who asked."
 REVIEW_KEPT = (
     "Questions an admin reviews may be kept anonymously as examples that teach the bot: "
@@ -593,6 +597,8 @@ class Conversation:
     # --- privacy -------------------------------------------------------------------------------
 
     async def _mydata(self, who: Sender) -> Response:
+        if who.chat_id != who.user_id and not who.as_chat:  # a member in a group: the others would read it
+            return Response((Reply(MYDATA_IN_PRIVATE),))
         data = await self.store.user_data(who.user_id)
         sub = data.subscription
         lines = [

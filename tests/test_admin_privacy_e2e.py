@@ -137,6 +137,21 @@ def test_mydata_shows_the_subscription_and_questions(module: Module, tg: FakeTel
     assert tg.violations == []
 
 
+def test_mydata_in_a_group_is_shown_only_in_private(module: Module, tg: FakeTelegram) -> None:
+    """A member's /mydata in a group shows the group none of their data and points to a private chat."""
+    user, group = next(_next_user), -1_009_000_000_401
+    say(tg, user, "/daily 06:10 Europe/Berlin")
+    say(tg, user, ANSWERED)
+    tg.push_message(user, "/mydata", chat_id=group, chat_type="supergroup")
+    shown = tg.wait_for_message(group, timeout=15).text or ""
+    assert "private chat" in shown
+    assert ANSWERED not in shown
+    assert "06:10" not in shown
+    assert str(user) not in shown
+    assert ANSWERED in (say(tg, user, "/mydata").text or "")
+    assert tg.violations == []
+
+
 def test_forget_deletes_every_row_about_the_user(module: Module, tg: FakeTelegram) -> None:
     """/forget then "Yes" leaves no row with the user's id in any table, and other users' rows untouched."""
     say(tg, FORGETFUL, "/daily 09:15 UTC")
