@@ -83,8 +83,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         hint = " Set it in the environment or in .env (see .env.example), or try: python run_bot.py --console"
         return _fail(f"{exc}.{hint}")
+    if args.console or args.report:
+        logging.basicConfig(level=logging.WARNING)
+        logging.getLogger("faq.training").setLevel(logging.INFO)  # a cold build says what it is doing
+    else:
+        setup_logging(config)
     try:
-        knowledge = Knowledge.load(config.faq_path)  # validated and indexed once, then handed to the mode
+        # Validated, indexed and trained once, then handed to the mode (a report needs no learned layer).
+        knowledge = Knowledge.load(config.faq_path, learned=not args.report)
     except FaqError as exc:
         # One problem is one line; several are listed one a line beneath the count.
         if len(exc.errors) == 1:
@@ -96,7 +102,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(f"DATABASE_PATH cannot be used: cannot create {config.database_path.parent} ({exc.strerror})")
 
     if args.console:
-        logging.basicConfig(level=logging.WARNING)
         from bot.console import run_console
 
         return asyncio.run(run_console(config, knowledge, sys.stdin, sys.stdout))
@@ -107,7 +112,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.export_examples:
         return _export_examples(config, knowledge, args.export_examples)
 
-    setup_logging(config)
     redact = RedactSecrets([config.token, config.webhook.secret if config.webhook else ""]).redact
     _route_uncaught_errors(redact)
     from bot import instance

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -20,16 +21,18 @@ from zoneinfo import ZoneInfo
 from bot import callbacks, daily, review
 from bot.callbacks import DAILY_PRESETS, Press
 from bot.render import button_label, esc, fit
-from bot.storage import Store
-from faq.examples import OFF_TOPIC, Example, LabelledAnswers
+from bot.storage import ReviewLabel, Store
+from faq.examples import OFF_TOPIC, Example, ExamplesError, LabelledAnswers, examples_path_for, load_examples
 from faq.loader import FaqError, load_faq
 from faq.matcher import Matcher, MatchResult
 from faq.models import Entry, Faq, Tip
 from faq.passages import passage, read_material
 from faq.text import normalise
 from faq.tips import tip_of_the_day, unseen_tip
+from faq.understanding import Understanding
 
 logger = logging.getLogger(__name__)
+training_log = logging.getLogger("faq.training")  # a cold build's progress; the console shows it too
 
 Clock = Callable[[], datetime]
 DISCLAIMER = "General information, not medical advice."
@@ -50,6 +53,7 @@ MYDATA_IN_PRIVATE = (
     "send me /mydata there."
 )
 NOT_YOUR_BUTTON = "That button is for the person who asked."
+ENGLISH_ONLY = "Sorry, I understand English only. Please ask me again in English, or browse the topics."
 REVIEW_KEPT = (
     "Questions an admin reviews may be kept anonymously as examples that teach the bot: "
     "with no user id, and with e-mails and numbers masked."
@@ -112,8 +116,11 @@ class InlineAnswer:
 
 
 class Knowledge:
-    """The FAQ, its matcher and the operator's labelled examples; replaced as a whole (by /reload or a new
+    """The FAQ, its reader and the operator's labelled examples; replaced as a whole (by /reload or a new
     label), so readers never see half of each.
+
+    The reader is `faq.understanding.Understanding`: the lexical matcher and the learned layer, trained on
+    the FAQ's phrasings, the examples file beside the FAQ (`examples.yaml`) and the operator's labels.
 
     The interface the review loop relies on, for any matcher behind it:
 
@@ -121,7 +128,7 @@ class Knowledge:
       example asked again (same normalised text) gets its label: an entry id answers with that entry,
       ``off-topic`` declines, a safety entry gives the safety answer.
     - ``with_examples(examples)`` returns a new Knowledge for the same FAQ that honours `examples`. It may
-      be slow (a learned layer retrains here), so the core calls it in a worker thread
+      be slow (the learned layer retrains here), so the core calls it in a worker thread
       (``asyncio.to_thread``) and swaps the result in with one assignment. It must not change `self`.
     - ``examples`` are the labelled examples in use; labels naming an entry the FAQ lacks are dropped
       into ``ignored`` instead, never an error.
@@ -132,18 +139,41 @@ class Knowledge:
         faq: Faq,
         material: str | None = None,
         examples: tuple[Example, ...] = (),
-        matcher: Matcher | None = None,
+        reader: Understanding | None = None,
+        file_examples: tuple[Example, ...] = (),
     ) -> None:
         self.faq = faq
         self.material = material  # the article the FAQ is built on, when it lies beside the FAQ file
-        self.matcher = matcher if matcher is not None else Matcher(faq)
+        self.file_examples = file_examples  # the examples file beside the FAQ, which the owner keeps
         self.labels = LabelledAnswers(faq, examples)
+        # The operator's labels come after the file's, so a label given in review wins over the file's.
+        wanted = (*file_examples, *self.labels.used)
+        if reader is None:
+            reader = Understanding(faq, labelled=wanted)
+        elif reader.faq is not faq or reader.examples != wanted:
+            reader = reader.with_examples(wanted)
+        self.reader = reader
 
     @classmethod
-    def load(cls, path: Path) -> Knowledge:
-        """Load and index an FAQ file, checking its sources against the material beside it (raises FaqError)."""
+    def load(cls, path: Path, *, learned: bool = True) -> Knowledge:
+        """Load and index an FAQ file and the examples beside it, and train the learned layer (raises FaqError).
+
+        The sources are checked against the material beside the FAQ. The learned layer comes from the disk
+        cache when the FAQ, the examples and the model are unchanged; otherwise it is trained (tens of seconds,
+        with progress in the log). Without an examples file that has off-topic messages the learned layer
+        could not decline, so the lexical matcher answers alone.
+        """
         material = read_material(path)
-        return cls(load_faq(path, material=material), material)
+        faq = load_faq(path, material=material)
+        try:
+            file_examples = load_examples(examples_path_for(path), faq)
+        except ExamplesError as exc:
+            raise FaqError(exc.path, exc.errors) from exc
+        started = time.perf_counter()
+        reader = Understanding.for_faq(faq, file_examples, learned=learned, progress=_log_progress())
+        if reader.learned is not None:
+            logger.info("learned layer ready in %.1f s", time.perf_counter() - started)
+        return cls(faq, material, (), reader, file_examples)
 
     def passage(self, entry: Entry) -> str | None:
         """Return the passage of the material an entry's answer rests on, or None (general guidance, no material)."""
@@ -153,7 +183,17 @@ class Knowledge:
 
     def with_examples(self, examples: tuple[Example, ...]) -> Knowledge:
         """Return a Knowledge for the same FAQ that honours `examples` (blocking: call it off the event loop)."""
-        return Knowledge(self.faq, self.material, examples, self.matcher)
+        return Knowledge(self.faq, self.material, examples, self.reader, self.file_examples)
+
+    @property
+    def matcher(self) -> Matcher:
+        """The lexical matcher (the review queue groups messages by its top entry)."""
+        return self.reader.lexical
+
+    @property
+    def learned(self) -> bool:
+        """True when the learned layer reads messages beside the lexical matcher."""
+        return self.reader.learned is not None
 
     @property
     def examples(self) -> tuple[Example, ...]:
@@ -166,11 +206,34 @@ class Knowledge:
         return self.labels.ignored
 
     def match(self, text: str) -> MatchResult:
-        """Return the verdict on a message: safety first, then the labelled examples, then the matcher."""
-        result = self.matcher.match(text)
-        if result.safety_reason:
-            return result
-        return self.labels.verdict(text, result.query) or result
+        """Return the verdict on a message: safety first, then the labelled examples, then both layers."""
+        return self.reader.match(text)
+
+    def rank(self, text: str, limit: int = 10) -> list[str]:
+        """Return entry ids that could answer `text`, best first (inline mode)."""
+        return self.reader.rank(text, limit)
+
+
+def _reloaded(path: Path, labels: Sequence[ReviewLabel]) -> tuple[Knowledge, tuple[ReviewLabel, ...]]:
+    """Load the FAQ at `path` with the stored review labels applied (blocking); also return unusable labels."""
+    fresh = Knowledge.load(path)
+    examples, missing = review.usable_examples(labels, fresh.faq)
+    return (fresh.with_examples(examples) if examples else fresh), missing
+
+
+def _log_progress() -> Callable[[int, int], None]:
+    """A progress callback for a cold build: one log line per quarter of the texts embedded."""
+    started = time.perf_counter()
+    logged = [0]
+
+    def report(done: int, total: int) -> None:
+        quarter = 4 * done // max(total, 1)
+        if done == total or quarter > logged[0]:
+            logged[0] = quarter
+            elapsed = time.perf_counter() - started
+            training_log.info("training the learned layer: %d of %d texts embedded (%.0f s)", done, total, elapsed)
+
+    return report
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,7 +355,7 @@ class Conversation:
         if query.strip():
             result = self.knowledge.match(query)
             ids = [result.entry_id] if result.tier == "answer" and result.entry_id else []
-            ids += [i for i in self.knowledge.matcher.rank(query) if i not in ids]
+            ids += [i for i in self.knowledge.rank(query) if i not in ids]
             entries = [e for e in (self.faq.entry(i) for i in ids) if e is not None]
         else:
             popular = {t.id for t in self.faq.topics if t.popular}
@@ -355,6 +418,8 @@ class Conversation:
             if result.safety_reason:
                 return (self._safety_answer(entry, result),)
             return (self._answer(entry),)
+        if not result.english:
+            return (Reply(ENGLISH_ONLY, (self._topics_row(),)),)
         if result.tier == "suggest":
             ids = result.suggestions or ((result.entry_id,) if result.entry_id else ())
             rows = tuple(
@@ -662,16 +727,19 @@ class Conversation:
         path = self.settings.faq_path or self.faq.path
         if path is None:
             return Response((Reply("No FAQ file to reload from."),))
-        try:
-            fresh = Knowledge.load(path)
-        except FaqError as exc:
-            errors = "\n".join(esc(e) for e in exc.errors[:20])
-            text = f"❌ The FAQ file has errors, so I kept the old one:\n<pre>{errors}</pre>"
-            return Response((Reply(fit(text)),))
+        # Loading and retraining take seconds (tens on a cold cache): a worker thread does them, and the old
+        # Knowledge answers everyone meanwhile; it stays if anything goes wrong.
         async with self._relabel:
             labels = await self.store.review_labels()
-            examples, missing = review.usable_examples(labels, fresh.faq)
-            fresh = await asyncio.to_thread(fresh.with_examples, examples) if examples else fresh
+            try:
+                fresh, missing = await asyncio.to_thread(_reloaded, path, labels)
+            except FaqError as exc:
+                errors = "\n".join(esc(e) for e in exc.errors[:20])
+                text = f"❌ The FAQ file has errors, so I kept the old one:\n<pre>{errors}</pre>"
+                return Response((Reply(fit(text)),))
+            except Exception:
+                logger.exception("reloading %s failed; the old FAQ stays in use", path)
+                return Response((Reply("❌ Reloading failed (see the log), so I kept the old FAQ."),))
             self.knowledge = fresh
             self._labels_loaded = True
         logger.info("FAQ reloaded: %d entries, %d tips", len(fresh.faq.entries), len(fresh.faq.tips))

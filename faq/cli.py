@@ -9,14 +9,19 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from faq.evaluation import evaluate, load_cases, percent
+from faq.examples import ExamplesError, examples_path_for, load_examples
 from faq.loader import FaqError, load_faq
 from faq.matcher import Matcher, MatchResult
 from faq.models import DEFAULT_FAQ_PATH, Faq
+from faq.understanding import Understanding
 
 
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--faq", type=Path, default=argparse.SUPPRESS, help="FAQ file (default: faq/faq.yaml)")
+    common.add_argument(
+        "--lexical", action="store_true", default=argparse.SUPPRESS, help="the lexical matcher alone (no learned layer)"
+    )
     parser = argparse.ArgumentParser(prog="python -m faq", description=__doc__, parents=[common])
     sub = parser.add_subparsers(dest="command", required=True, metavar="{match,validate,eval}")
 
@@ -44,15 +49,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "validate":
             return _validate(args.path or faq_path, args.material)
         faq = load_faq(faq_path)
+        reader = _reader(faq, faq_path, lexical=getattr(args, "lexical", False))
         if args.command == "match":
-            return _match(parser, Matcher(faq), args)
-        return _eval(Matcher(faq), args.path)
-    except FaqError as exc:
+            return _match(parser, reader, args)
+        return _eval(reader, args.path)
+    except (FaqError, ExamplesError) as exc:
         print("\n".join(exc.errors), file=sys.stderr)
         return 1
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+
+
+def _reader(faq: Faq, faq_path: Path, *, lexical: bool) -> Matcher | Understanding:
+    """The bot's reader: the lexical matcher and the learned layer (trained on the examples beside the FAQ)."""
+    if lexical:
+        return Matcher(faq)
+    examples = load_examples(examples_path_for(faq_path), faq)
+
+    def progress(done: int, total: int) -> None:
+        print(f"\rtraining the learned layer: {done}/{total} texts embedded", end="\n" if done == total else "",
+              file=sys.stderr, flush=True)
+
+    return Understanding.for_faq(faq, examples, learned=not lexical, progress=progress)
 
 
 def _validate(path: Path, material_path: Path | None) -> int:
@@ -62,7 +81,7 @@ def _validate(path: Path, material_path: Path | None) -> int:
     return 0
 
 
-def _match(parser: argparse.ArgumentParser, matcher: Matcher, args: argparse.Namespace) -> int:
+def _match(parser: argparse.ArgumentParser, matcher: Matcher | Understanding, args: argparse.Namespace) -> int:
     if args.jsonl:
         if args.question is not None:
             parser.error("--jsonl reads questions from stdin; give no question argument")
@@ -87,7 +106,7 @@ def _jsonl(result: MatchResult, query: str) -> dict[str, object]:
     return shape
 
 
-def _human(matcher: Matcher, result: MatchResult) -> str:
+def _human(matcher: Matcher | Understanding, result: MatchResult) -> str:
     lines = [f"tier:  {result.tier}", f"id:    {result.entry_id or '-'}", f"score: {result.score:.1f}"]
     if result.safety_reason:
         lines.append(f"safety: {result.safety_reason}")
@@ -101,7 +120,7 @@ def _human(matcher: Matcher, result: MatchResult) -> str:
     return "\n".join(lines)
 
 
-def _eval(matcher: Matcher, path: Path) -> int:
+def _eval(matcher: Matcher | Understanding, path: Path) -> int:
     report = evaluate(matcher, load_cases(path))
     print("accuracy per kind:")
     for kind, tally in report.by_kind.items():

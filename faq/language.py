@@ -28,6 +28,7 @@ def _latin_share(text: str) -> float:
 
 def is_english(text: str, vocabulary: Collection[str] = ()) -> bool:
     """Return False when a message is clearly written in another language."""
+    text = unicodedata.normalize("NFKC", text)  # styled letters (𝐌𝐚𝐬𝐬𝐚𝐠𝐞) are Latin letters
     if _latin_share(text) < 0.5:
         return False
     words = [w for w in tokens(text) if w.isalpha()]

@@ -20,7 +20,7 @@ from pathlib import Path
 from faq import language
 from faq.embedding import Embedder, ModelError
 from faq.examples import OFF_TOPIC, Example, LabelledAnswers
-from faq.learned import LearnedLayer, Prediction, Progress
+from faq.learned import LearnedLayer, Prediction, Progress, default_cache_dir
 from faq.matcher import ANSWER_SCORE, SUGGEST_SCORE, Matcher, MatchResult
 from faq.models import Faq
 
@@ -53,13 +53,17 @@ class Understanding:
         learned: LearnedLayer | None = None,
         thresholds: Thresholds = DEFAULT_THRESHOLDS,
         labelled: Iterable[Example] = (),
+        cache_dir: Path | None = None,
+        lexical: Matcher | None = None,
     ) -> None:
         self.faq = faq
-        self.lexical = Matcher(faq)
+        self.lexical = lexical if lexical is not None and lexical.faq is faq else Matcher(faq)
         self.learned = learned
         self.thresholds = thresholds
+        self.cache_dir = cache_dir
+        self.examples = tuple(labelled)
         # A message an operator (or the examples file) labelled gets that label when asked again verbatim.
-        self.labels = LabelledAnswers(faq, labelled)
+        self.labels = LabelledAnswers(faq, self.examples)
 
     @classmethod
     def build(
@@ -71,20 +75,50 @@ class Understanding:
         cache_dir: Path | None = None,
         progress: Progress | None = None,
         learned: bool = True,
+        lexical: Matcher | None = None,
     ) -> Understanding:
         """Train the learned layer (from cache when it can) and return the combined reader.
 
-        Without the model (`learned=False`, or a model that fails its checksum) the lexical matcher decides
-        alone, and the failure is logged: the bot still answers, with the older accuracy.
+        Without the model (`learned=False`, or a model that is missing or fails its checksum) the lexical
+        matcher decides alone, and one warning says why: the bot still answers, with the older accuracy.
         """
         examples = tuple(examples)
         layer = None
         if learned:
             try:
                 layer = LearnedLayer.train(faq, examples, embedder or Embedder(), cache_dir, progress)
-            except ModelError:
-                logger.exception("the learned layer is off: the lexical matcher answers alone")
-        return cls(faq, layer, labelled=examples)
+            except ModelError as exc:
+                logger.warning("the learned layer is off, the lexical matcher answers alone: %s", exc)
+        return cls(faq, layer, labelled=examples, cache_dir=cache_dir, lexical=lexical)
+
+    @classmethod
+    def for_faq(
+        cls, faq: Faq, examples: Iterable[Example], *, learned: bool = True, progress: Progress | None = None
+    ) -> Understanding:
+        """The reader the bot and the CLI use: learned beside lexical, cached in `default_cache_dir()`.
+
+        The learned layer needs off-topic examples to be able to decline at all: without any (a new FAQ with
+        no examples file yet) the lexical matcher answers alone, and a warning says so.
+        """
+        examples = tuple(examples)
+        use_learned = learned and any(e.is_off_topic for e in examples)
+        if learned and not use_learned:
+            logger.warning("no off-topic examples for %s: the lexical matcher answers alone", faq.path or "the FAQ")
+        return cls.build(faq, examples, cache_dir=default_cache_dir(), progress=progress, learned=use_learned)
+
+    def with_examples(self, examples: Iterable[Example], progress: Progress | None = None) -> Understanding:
+        """Return a reader for the same FAQ retrained on `examples` (blocking; `self` is unchanged).
+
+        The model is reused, and texts embedded before come from the cache, so only new texts are embedded.
+        A reader without the learned layer stays without it: the model is not tried again.
+        """
+        examples = tuple(examples)
+        if examples == self.examples:
+            return self
+        if self.learned is None:
+            return Understanding(self.faq, None, self.thresholds, examples, self.cache_dir, self.lexical)
+        layer = LearnedLayer.train(self.faq, examples, self.learned.embedder, self.cache_dir, progress)
+        return Understanding(self.faq, layer, self.thresholds, examples, self.cache_dir, self.lexical)
 
     def predict(self, text: str) -> Prediction | None:
         """The learned layer's view of a message, or None without it."""

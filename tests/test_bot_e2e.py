@@ -17,14 +17,13 @@ from typing import Any
 
 import pytest
 
-from bot.core import COMMANDS
-from faq.loader import load_faq
-from faq.matcher import Matcher
+from bot.core import COMMANDS, Knowledge
+from faq.models import DEFAULT_FAQ_PATH
 from tests.botproc import SENTINEL_SECRET, SENTINEL_TOKEN, BotProcess
 from tests.fake_telegram import DEFAULT_BOT_USERNAME, Call, FakeTelegram
 
-FAQ = load_faq()
-MATCHER = Matcher(FAQ)
+READER = Knowledge.load(DEFAULT_FAQ_PATH)  # what the bot answers with: both layers and the examples file
+FAQ = READER.faq
 BOT = DEFAULT_BOT_USERNAME
 STALE_NOTICE = "out of date"
 APOLOGY = "something went wrong"
@@ -127,7 +126,7 @@ class Chat:
 def pick_message(tier: str, candidates: list[str]) -> str | None:
     """The first candidate the matcher puts in `tier`, without a red flag."""
     for text in candidates:
-        result = MATCHER.match(text)
+        result = READER.match(text)
         if result.tier == tier and not result.safety_reason:
             return text
     return None
@@ -291,7 +290,7 @@ def test_unknown_command_points_to_help(chat: Chat, command: str) -> None:
 )
 def test_typed_question_gets_answer_tip_related_and_feedback_buttons(chat: Chat, question: str) -> None:
     """A question the FAQ covers gets its answer, the entry's tip, related questions and 👍/👎."""
-    result = MATCHER.match(question)
+    result = READER.match(question)
     assert result.tier == "answer"
     assert result.entry_id is not None
     entry = FAQ.by_id[result.entry_id]
@@ -332,6 +331,7 @@ SUGGEST_CANDIDATES = [
     "help me",
     "how does it work",
     "does it work",
+    "back things",
 ]
 
 
@@ -339,7 +339,7 @@ def test_unclear_question_asks_did_you_mean_with_buttons(chat: Chat) -> None:
     """A question between two entries gets "Did you mean…" with a button per candidate, which answers."""
     question = pick_message("suggest", SUGGEST_CANDIDATES)
     assert question is not None, f"the matcher puts none of {SUGGEST_CANDIDATES} in the suggest tier any more"
-    result = MATCHER.match(question)
+    result = READER.match(question)
     reply = chat.ask(question)
     assert "Did you mean" in visible(reply)
     suggested = [f"a:{i}" for i in (result.suggestions or (result.entry_id,))]
@@ -351,7 +351,7 @@ def test_unclear_question_asks_did_you_mean_with_buttons(chat: Chat) -> None:
 @pytest.mark.parametrize("question", ["what is the capital of france", "kidney beans recipe"])
 def test_out_of_scope_question_is_declined_with_topics_button(chat: Chat, question: str) -> None:
     """A question the FAQ does not cover is declined politely, with a Topics button, not guessed at."""
-    assert MATCHER.match(question).tier == "none"
+    assert READER.match(question).tier == "none"
     reply = chat.ask(question)
     assert "rather not guess" in visible(reply)
     assert buttons(reply) == ["m"]
@@ -399,7 +399,7 @@ def test_inline_query_offers_ranked_articles(tg: FakeTelegram, bot: BotProcess, 
     assert 1 <= len(results) <= 10
     assert {r["type"] for r in results} == {"article"}
     assert len({r["id"] for r in results}) == len(results)
-    expected = MATCHER.match(query)
+    expected = READER.match(query)
     assert expected.tier == "answer"
     assert results[0]["id"] == expected.entry_id
     content = results[0]["input_message_content"]
@@ -507,7 +507,7 @@ def test_odd_unicode_gets_exactly_one_valid_reply(chat: Chat, text: str) -> None
     """RTL marks, zero-width and control characters, emoji and combining marks get one valid reply."""
     reply = chat.ask(text)
     assert reply.ok
-    result = MATCHER.match(text)
+    result = READER.match(text)
     if result.tier == "answer" and result.entry_id and not result.safety_reason:
         assert reply.params["text"].startswith(answer_heading(result.entry_id))
     chat.tg.wait_for_delivery()

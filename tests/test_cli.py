@@ -48,12 +48,22 @@ def test_match_prints_tier_id_score_and_answer(faq: Faq) -> None:
 def test_match_shows_the_safety_reason_and_suggestions() -> None:
     """Human output names the red flag behind a safety answer and lists suggestions for a vague message."""
     flagged = run("match", "i have a fever and my back hurts")
-    vague = run("match", "my back is killing me rn would a massage even do anything")
+    vague = run("match", "back things")
 
     assert "id:    see-a-doctor" in flagged.stdout
     assert "safety: fever" in flagged.stdout
     assert "tier:  suggest" in vague.stdout
     assert "did you mean: back-pain-benefits" in vague.stdout
+
+
+def test_match_lexical_uses_the_fuzzy_matcher_alone() -> None:
+    """`--lexical` leaves the learned layer out: a paraphrase it would answer gets "did you mean" instead."""
+    question = "my back is killing me rn would a massage even do anything"
+    both = json.loads(run("match", "--json", question).stdout)
+    lexical = json.loads(run("match", "--lexical", "--json", question).stdout)
+
+    assert (both["tier"], both["id"]) == ("answer", "back-pain-benefits")
+    assert (lexical["tier"], lexical["id"]) == ("suggest", "back-pain-benefits")
 
 
 def test_match_declines_with_a_dash_for_the_id() -> None:
@@ -86,7 +96,7 @@ def test_match_jsonl_answers_each_stdin_line_in_order(faq: Faq) -> None:
         "",
         "qu'est-ce qu'un massage? 💆 ☕",
         "best pizza in town",
-        "my back is killing me rn would a massage even do anything",
+        "back things",
         "i have numbness in my legs",
         "   ",
     ]

@@ -6,8 +6,12 @@ text, it must fit 4,096 characters, and every button's data must fit 64 bytes an
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import os
 import random
 import shutil
+import threading
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +22,8 @@ from bot.callbacks import MAX_CALLBACK_BYTES, decode
 from bot.core import COMMANDS, Conversation, Knowledge, Reply, Response, Sender, Settings
 from bot.render import MAX_MESSAGE_CHARS, esc
 from bot.storage import Store
-from faq.matcher import Matcher
+from faq import embedding
+from faq.examples import Example, examples_path_for
 from faq.models import DEFAULT_FAQ_PATH
 from tests.fake_telegram import parse_html
 
@@ -27,8 +32,9 @@ USER = Sender(user_id=101, chat_id=101, first_name="Ada")
 ADMIN = Sender(user_id=1, chat_id=1, first_name="Op", is_admin=True)
 KNOWLEDGE = Knowledge.load(DEFAULT_FAQ_PATH)
 FAQ = KNOWLEDGE.faq
-MATCHER = Matcher(FAQ)
 UNKNOWN = "I don't know that command"
+EXAMPLES_PATH = examples_path_for(DEFAULT_FAQ_PATH)
+SLEEP_FAQ = Path(__file__).with_name("data") / "sleep" / "faq.yaml"
 
 
 @pytest.fixture
@@ -99,7 +105,7 @@ def heading(entry_id: str) -> str:
 @pytest.mark.parametrize("question", ["does masage help with bak pain", "Will a rubdown help me sleep?", "therapist"])
 async def test_answer_tier_shape(conversation: Conversation, question: str) -> None:
     """An answer is one message: the question in bold, the answer, the tip, related, 👍/👎 and a way back."""
-    result = MATCHER.match(question)
+    result = KNOWLEDGE.match(question)
     assert result.tier == "answer"
     assert result.entry_id is not None
     entry = FAQ.by_id[result.entry_id]
@@ -266,13 +272,13 @@ async def test_suggest_tier_shape(conversation: Conversation) -> None:
     question = next(
         (
             q
-            for q in ("my back is killing me rn would a massage even do anything", "massage oil")
-            if MATCHER.match(q).tier == "suggest"
+            for q in ("my back is killing me rn would a massage even do anything", "massage oil", "back things")
+            if KNOWLEDGE.match(q).tier == "suggest"
         ),
         None,
     )
     assert question is not None, "no candidate lands in the suggest tier any more"
-    result = MATCHER.match(question)
+    result = KNOWLEDGE.match(question)
     (reply,) = (await conversation.on_text(USER, question)).replies
     assert "Did you mean" in check_reply(reply)
     assert data_of(reply) == [*(f"a:{i}" for i in (result.suggestions or (result.entry_id,))), "m"]
@@ -465,7 +471,7 @@ def test_inline_results_are_ranked_with_the_answer_first(conversation: Conversat
     answers = conversation.inline(query)
     assert 1 <= len(answers) <= 10
     assert len({a.id for a in answers}) == len(answers)
-    result = MATCHER.match(query)
+    result = KNOWLEDGE.match(query)
     if result.tier == "answer":
         assert answers[0].id == result.entry_id
     for answer in answers:
@@ -515,6 +521,102 @@ async def test_reload_with_a_good_faq_switches_to_it(conversation: Conversation,
     assert reply.text == f"✅ Reloaded: {len(FAQ.entries)} entries, {len(FAQ.tips)} tips."
     (answer,) = (await conversation.on_text(USER, "can massage help me sleep")).replies
     assert answer.text.startswith("<b>Will massage help me sleep?</b>")
+
+
+async def test_reload_retrains_in_a_worker_while_the_old_knowledge_answers(
+    conversation: Conversation, faq_copy: Path
+) -> None:
+    """While /reload waits on a slow examples file, questions get the old answers; then the new labels hold."""
+    examples = faq_copy.with_name("examples.yaml")
+    os.mkfifo(examples)  # a read that blocks until the test writes: a reload that takes as long as we like
+    relabelled = EXAMPLES_PATH.read_text(encoding="utf-8") + "- text: is massage expensive\n  label: off-topic\n"
+    once = threading.Lock()
+
+    def feed() -> None:
+        if once.acquire(blocking=False):
+            examples.write_text(relabelled, encoding="utf-8")
+
+    watchdog = threading.Timer(20, feed)  # unblocks a reload that blocked the event loop, so the test fails
+    watchdog.start()
+    reload = asyncio.create_task(conversation.on_command(ADMIN, "reload"))
+    await asyncio.sleep(0.05)
+    (meanwhile,) = (await conversation.on_text(USER, "is massage expensive")).replies
+    assert meanwhile.text.startswith(heading("cost"))
+    assert not reload.done()
+    watchdog.cancel()
+    await asyncio.to_thread(feed)
+    (reply,) = (await reload).replies
+    assert reply.text.startswith("✅ Reloaded")
+    assert conversation.knowledge.learned
+    (after,) = (await conversation.on_text(USER, "is massage expensive")).replies
+    assert "I'd rather not guess" in check_reply(after)
+
+
+async def test_reload_with_a_broken_examples_file_keeps_the_old_knowledge(
+    conversation: Conversation, faq_copy: Path
+) -> None:
+    """A label naming no entry in the examples file is listed, and the old FAQ and reader stay in use."""
+    await conversation.on_text(USER, "is massage expensive")
+    before = conversation.knowledge
+    faq_copy.with_name("examples.yaml").write_text(
+        "version: 1\nexamples:\n- text: what about reflexology\n  label: reflexology\n", encoding="utf-8"
+    )
+    (reply,) = (await conversation.on_command(ADMIN, "reload")).replies
+    shown = check_reply(reply)
+    assert "kept the old one" in shown
+    assert "'reflexology' is not an entry id" in shown
+    assert conversation.knowledge is before
+
+
+def test_without_the_model_the_bot_answers_lexically_after_one_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A tokenizer that fails its checksum leaves the lexical matcher answering, with one warning saying why."""
+    bad = tmp_path / "tokenizer.json"
+    bad.write_text("{}")
+    monkeypatch.setattr(embedding, "TOKENIZER_PATH", bad)
+    with caplog.at_level(logging.WARNING):
+        knowledge = Knowledge.load(DEFAULT_FAQ_PATH)
+        relabelled = knowledge.with_examples((Example("my spine grumbles", "back-pain-benefits"),))
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1
+    assert "lexical matcher answers alone" in warnings[0]
+    assert "sha256" in warnings[0]
+    assert not knowledge.learned
+    assert knowledge.match("is massage expensive").entry_id == "cost"
+    assert relabelled.match("my spine grumbles").entry_id == "back-pain-benefits"
+
+
+def test_a_warm_start_trains_nothing_and_a_cold_one_logs_its_progress(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """With the cache from an earlier start nothing is embedded; an empty cache logs how far training got."""
+    with caplog.at_level(logging.INFO, logger="faq.training"):
+        Knowledge.load(DEFAULT_FAQ_PATH)
+    assert not [r for r in caplog.records if r.name == "faq.training"]
+
+    small = tmp_path / "faq.yaml"  # a small FAQ, so that a cold build takes a second, not half a minute
+    shutil.copyfile(SLEEP_FAQ, small)
+    small.with_name("examples.yaml").write_text(
+        "version: 1\nexamples:\n- text: what is the capital of peru\n  label: off-topic\n"
+        "- text: coffee late at night keeps me awake\n  label: caffeine\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("FAQ_CACHE_DIR", str(tmp_path / "cold"))
+    with caplog.at_level(logging.INFO, logger="faq.training"):
+        cold = Knowledge.load(small)
+    progress = [r.getMessage() for r in caplog.records if r.name == "faq.training"]
+    assert cold.learned
+    assert progress
+    assert progress[-1].startswith("training the learned layer: ")
+    assert " texts embedded" in progress[-1]
+    assert any((tmp_path / "cold").glob("classifier-*.npz"))
+
+
+async def test_a_message_in_another_language_is_told_the_bot_reads_english(conversation: Conversation) -> None:
+    """A Spanish question gets a short English reply saying the bot understands English only."""
+    (reply,) = (await conversation.on_text(USER, "el masaje ayuda con el dolor de espalda por favor")).replies
+    assert "I understand English only" in check_reply(reply)
 
 
 async def test_admin_stats_sends_the_report_and_a_chart(conversation: Conversation, tmp_path: Path) -> None:
