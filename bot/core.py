@@ -172,7 +172,7 @@ class Knowledge:
         started = time.perf_counter()
         reader = Understanding.for_faq(faq, file_examples, learned=learned, progress=_log_progress())
         if reader.learned is not None:
-            logger.info("learned layer ready in %.1f s", time.perf_counter() - started)
+            logger.debug("learned layer ready in %.1f s", time.perf_counter() - started)
         return cls(faq, material, (), reader, file_examples)
 
     def passage(self, entry: Entry) -> str | None:
