@@ -121,11 +121,10 @@ def small_fs(tmp_path: Path) -> Iterator[Path]:
 
 def fill(folder: Path) -> None:
     """Write to `folder` until its filesystem is full."""
-    with (folder / "filler").open("wb") as out:
+    with (folder / "filler").open("wb", buffering=0) as out:  # unbuffered: close() has nothing left to flush
         try:
             while True:
                 out.write(b"\0" * 65536)
-                out.flush()
         except OSError:
             pass
 
@@ -143,11 +142,10 @@ async def main(folder):
         await store.log_question(n, "can massage help", None, "none", 0.0, now)
     await store.user_data(5)
     await store.purge_questions_before(now - timedelta(days=400))
-    with (folder / "filler").open("wb") as out:
+    with (folder / "filler").open("wb", buffering=0) as out:
         try:
             while True:
                 out.write(bytes(65536))
-                out.flush()
         except OSError:
             pass
     try:
