@@ -14,7 +14,7 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Contex
 from telegram.request import HTTPXRequest
 
 from bot.config import Config
-from bot.core import COMMANDS, Conversation, Knowledge, Settings, retention_cutoff, utc_now
+from bot.core import Conversation, Knowledge, Settings, command_menu, retention_cutoff, utc_now
 from bot.delivery import DailyDelivery
 from bot.handlers import BotContext, BotData, Services, register
 from bot.storage import Store
@@ -108,7 +108,7 @@ async def _post_init(application: BotApplication) -> None:
     await conversation.load_labels()  # the operator's review labels are live from the first answer
     data.services = Services(store=store, conversation=conversation)
     data.knowledge = None  # the conversation holds it (and /reload replaces it there)
-    await application.bot.set_my_commands([BotCommand(name, text) for name, text in COMMANDS])
+    await application.bot.set_my_commands([BotCommand(name, text) for name, text in command_menu(knowledge.faq)])
 
     # Daily tips go out on a bot of their own without the reply rate limiter: the broadcaster paces
     # and retries itself, and its flood pauses never stall answers to people asking questions.

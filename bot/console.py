@@ -80,7 +80,7 @@ async def run_console(config: Config, knowledge: Knowledge, stdin: TextIO, stdou
                 break
             await console.handle(line)
         if interactive:
-            stdout.write("\nBye! Take care of your back.\n")
+            stdout.write(f"\n{conversation.faq.wording.farewell}\n")
         await conversation.drain()
         return 0
     finally:

@@ -27,7 +27,7 @@ from faq.loader import FaqError, load_faq
 from faq.matcher import Matcher, MatchResult
 from faq.models import Entry, Faq, Tip
 from faq.passages import passage, read_material
-from faq.text import normalise
+from faq.small_talk import small_talk_kind
 from faq.tips import tip_of_the_day, unseen_tip
 from faq.understanding import Understanding
 
@@ -40,7 +40,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("start", "Welcome and main menu"),
     ("help", "What I can do, with examples"),
     ("topics", "Browse questions by topic"),
-    ("benefits", "Benefits of massage for back pain"),
+    ("benefits", "Benefits"),  # the FAQ file's wording names them (see command_menu)
     ("tip", "Tip of the day"),
     ("daily", "Get a tip every day at a time you choose"),
     ("about", "Where the answers come from"),
@@ -58,6 +58,12 @@ REVIEW_KEPT = (
     "Questions an admin reviews may be kept anonymously as examples that teach the bot: "
     "with no user id, and with e-mails and numbers masked."
 )
+
+
+def command_menu(faq: Faq) -> tuple[tuple[str, str], ...]:
+    """Return the public commands and what each does, in the FAQ's own words where they name its subject."""
+    own = {"benefits": faq.wording.benefits_command}
+    return tuple((name, own.get(name, text)) for name, text in COMMANDS)
 
 
 def utc_now() -> datetime:
@@ -310,9 +316,9 @@ class Conversation:
     async def on_text(self, who: Sender, text: str) -> Response:
         """Answer a question typed in the user's own words."""
         now = self.clock()
-        chat = small_talk(text)
+        chat = small_talk_kind(self.faq.small_talk, text)
         if chat is not None:
-            return Response((Reply(SMALL_TALK_REPLIES[chat], self._menu()),))
+            return Response((Reply(esc(chat.reply), self._menu()),))
         await self.load_labels()
         result = self.knowledge.match(text)
         # The log is written after the answer is on its way: a question never waits for SQLite.
@@ -516,15 +522,16 @@ class Conversation:
     def _benefits_reply(self, *, edit: bool = False) -> Reply:
         entries = self.faq.topic_entries(self.faq.roles.benefits)
         rows = tuple((Button(button_label(e.question), callbacks.encode("answer", e.id)),) for e in entries)
-        text = (
-            "💆 <b>Benefits of massage for back pain</b>\n"
-            "How massage can help a sore back, and how sure we can be. Tap one to read more:"
-        )
+        wording = self.faq.wording
+        text = f"<b>{esc(wording.benefits_heading)}</b>\n{esc(wording.benefits_intro)}"
         return Reply(text, (*rows, self._topics_row()), edit=edit)
 
     def _menu(self) -> Keyboard:
         return (
-            (Button("💆 Benefits", callbacks.encode("benefits")), Button("📚 Topics", callbacks.encode("topics"))),
+            (
+                Button(self.faq.wording.benefits_button, callbacks.encode("benefits")),
+                Button("📚 Topics", callbacks.encode("topics")),
+            ),
             (Button("💡 Tip of the day", callbacks.encode("tip")), Button("⏰ Daily tip", callbacks.encode("daily"))),
         )
 
@@ -535,12 +542,12 @@ class Conversation:
             f"👋 Hi{name}! I answer questions about <b>{esc(self.faq.subject)}</b>, "
             "from a curated knowledge base.\n\n"
             f"Ask me anything in your own words, {example}or use the menu below.\n\n"
-            f"<i>{DISCLAIMER} For severe or unusual pain, see a doctor.</i>"
+            f"<i>{esc(' '.join(filter(None, (DISCLAIMER, self.faq.wording.start_note))))}</i>"
         )
         return Response((Reply(text, self._menu()),))
 
     def _help(self, who: Sender) -> Response:
-        commands = "\n".join(f"/{name} — {esc(text)}" for name, text in COMMANDS)
+        commands = "\n".join(f"/{name} — {esc(text)}" for name, text in command_menu(self.faq))
         examples = "\n".join(f"• <i>{esc(e)}</i>" for e in self.faq.examples)
         text = (
             "<b>What I can do</b>\n"
@@ -559,21 +566,17 @@ class Conversation:
         return Response((self._benefits_reply(),))
 
     def _about(self, who: Sender) -> Response:
-        text = (
-            "<b>About this bot</b>\n"
-            "I'm a FAQ bot, not a person. My answers about what massage does come from one short article, "
-            "<i>massage therapy for back pain</i>, a general-audience piece that praises massage. Each of "
-            "those answers rests on a passage of it, which its 📖 Source button shows word for word. Where "
-            "the article claims more than research supports (flushing out waste products, heart health), "
-            "I say that it is the article's claim and that the evidence is thin.\n\n"
-            "The other answers (warning signs, when to avoid massage, what the evidence says, first "
-            "sessions, soreness, self-care, lifting) are well-established general guidance, written for "
-            "this bot and marked as such.\n\n"
-            f"<b>{DISCLAIMER}</b> I am a FAQ bot, not a doctor or therapist, and I can't examine you. "
-            "For severe, unusual or worsening pain, see a doctor.\n\n"
-            f"{REVIEW_KEPT}"
+        wording = self.faq.wording
+        paragraphs = [esc(p.strip()) for p in wording.about.split("\n") if p.strip()]
+        text = "\n\n".join(
+            [
+                "<b>About this bot</b>\n" + paragraphs[0],
+                *paragraphs[1:],
+                f"<b>{DISCLAIMER}</b> {esc(wording.about_caveat)}",
+                REVIEW_KEPT,
+            ]
         )
-        return Response((Reply(text, (self._topics_row(),)),))
+        return Response((Reply(fit(text), (self._topics_row(),)),))
 
     @staticmethod
     def _unknown_command() -> Response:
@@ -863,44 +866,6 @@ class Conversation:
         }.get(label) or f"“{self.faq.by_id[label].question}”"
         notice = f"✅ {group.size} message(s) labelled {esc(said)}."
         return Response((await self._review_reply(notice, edit=True),), notice="Labelled")
-
-
-# (kind, words that make it that kind, words that may come along). Checked in order.
-SMALL_TALK: tuple[tuple[str, frozenset[str], frozenset[str]], ...] = (
-    (
-        "thanks",
-        frozenset("thanks thank thx ty cheers appreciated".split()),
-        frozenset("you so much a lot very great ok".split()),
-    ),
-    ("bye", frozenset("bye goodbye cya later night".split()), frozenset("see you ya good for now ok thanks".split())),
-    (
-        "hello",
-        frozenset("hi hello hey hiya heya howdy yo sup greetings morning afternoon evening".split()),
-        frozenset("there good bot".split()),
-    ),
-    (
-        "ok",
-        frozenset("ok okay k cool great nice alright sure perfect awesome".split()),
-        frozenset("got it all right".split()),
-    ),
-)
-SMALL_TALK_REPLIES = {
-    "hello": "👋 Hi! Ask me anything about massage therapy for back pain, in your own words, or pick from the menu.",
-    "thanks": "You're welcome! Take care of your back. Ask me anything else any time.",
-    "bye": "Take care of your back! I'm here whenever you have another question.",
-    "ok": "👍 Anything else? Ask me another question, or pick from the menu.",
-}
-
-
-def small_talk(text: str) -> str | None:
-    """Return the kind of a greeting, thanks, goodbye or acknowledgement, or None for anything else."""
-    words = set(normalise(text, limit=60).split())
-    if not words or len(words) > 5:
-        return None
-    for kind, keys, extra in SMALL_TALK:
-        if words & keys and words <= keys | extra:
-            return kind
-    return None
 
 
 def _when(moment: datetime | None) -> str:

@@ -13,6 +13,7 @@ from typing import Any, cast
 
 import yaml
 
+from faq import safety
 from faq.models import (
     DEFAULT_FAQ_PATH,
     ENTRY_ROLES,
@@ -21,9 +22,12 @@ from faq.models import (
     Entry,
     Faq,
     Roles,
+    SmallTalk,
+    SmallTalkKind,
     Tip,
     Topic,
     Vocabulary,
+    Wording,
 )
 from faq.text import normalise
 
@@ -39,6 +43,8 @@ ROLE_USES = {
     "benefits": "the topic /benefits lists",
 }
 VOCABULARY_LISTS = ("stopwords", "filler", "references", "warning_words")
+WORDING_FIELDS = tuple(Wording.__dataclass_fields__)
+SMALL_TALK_FIELDS = ("along", "kinds")
 
 
 class FaqError(Exception):
@@ -106,7 +112,11 @@ class _Validator:
         tips = self._tips(data.get("tips"))
         self._cross_check(entries)
         roles = self._roles(data.get("roles"))
+        small_talk = self._small_talk(data.get("small_talk"))
         if self.errors or roles is None or subject is None:
+            raise FaqError(self.path, self.errors)
+        wording = self._wording(data.get("wording"), subject, next(t.title for t in topics if t.id == roles.benefits))
+        if self.errors:
             raise FaqError(self.path, self.errors)
         return Faq(
             version=version,
@@ -116,7 +126,9 @@ class _Validator:
             entries=tuple(entries),
             tips=tuple(tips),
             subject=subject,
+            wording=wording,
             examples=tuple(examples),
+            small_talk=small_talk,
             vocabulary=vocabulary,
             path=self.path,
             anchors=anchors,
@@ -162,6 +174,61 @@ class _Validator:
             else:
                 found[role] = value
         return Roles(**found) if len(found) == len(wanted) else None
+
+    def _wording(self, raw: object, subject: str, benefits_title: str) -> Wording:
+        """Read `wording:`; a missing field gets a default that names no subject but this file's own."""
+        defaults = {
+            "about": (
+                f"I'm a FAQ bot, not a person. I answer common questions about {subject} from a curated FAQ, "
+                "and answers that rest on general guidance say so."
+            ),
+            "about_caveat": (
+                "I can't examine you or diagnose anything. If you are worried about your health, see a doctor."
+            ),
+            "start_note": "",
+            "benefits_command": benefits_title,
+            "benefits_heading": benefits_title,
+            "benefits_intro": "Tap one to read more:",
+            "benefits_button": benefits_title,
+            "farewell": "Bye!",
+        }
+        if raw is None:
+            return Wording(**defaults)
+        if not isinstance(raw, Mapping):
+            self.error("field 'wording'", f"must be a mapping with the texts {', '.join(WORDING_FIELDS)}")
+            return Wording(**defaults)
+        for name in raw:
+            if name not in WORDING_FIELDS:
+                self.error(f"wording: {name!r}", f"is not a text the bot uses; they are {', '.join(WORDING_FIELDS)}")
+        texts = {name: self._text(raw, name, "wording", required=False) for name in defaults}
+        return Wording(**{name: text or defaults[name] for name, text in texts.items()})
+
+    def _small_talk(self, raw: object) -> SmallTalk:
+        """Read `small_talk:`, the words of thanks, goodbyes and the like, each kind with its reply."""
+        if raw is None:
+            return SmallTalk()
+        if not isinstance(raw, Mapping):
+            self.error("field 'small_talk'", "must be a mapping with 'along' (words) and 'kinds' (a list)")
+            return SmallTalk()
+        for name in raw:
+            if name not in SMALL_TALK_FIELDS:
+                self.error(f"small_talk: {name!r}", f"is not a known field; they are {', '.join(SMALL_TALK_FIELDS)}")
+        along = self._words(raw.get("along"), "small_talk.along")
+        kinds: list[SmallTalkKind] = []
+        seen: set[str] = set()
+        for n, item in enumerate(self._list(raw.get("kinds"), "small_talk.kinds"), 1):
+            ident = self._id(item, "small-talk kind", n, seen, field="kind")
+            where = f"small-talk kind {ident!r}" if ident else f"small-talk kind #{n}"
+            words = self._words(item.get("words"), f"small_talk {ident or n}: words")
+            if not words:
+                self.error(where, "field 'words' must list at least one word")
+            reply = self._text(item, "reply", where)
+            if ident and words and reply:
+                kinds.append(SmallTalkKind(ident, words, reply))
+        for word in sorted(along.union(*(k.words for k in kinds))):
+            if safety.check(word) is not None:
+                self.error("small_talk", f"{word!r} is a warning-sign word: small talk must never hide one")
+        return SmallTalk(tuple(kinds), along)
 
     def _vocabulary(self, raw: object) -> Vocabulary:
         if raw is None:
@@ -239,12 +306,12 @@ class _Validator:
                 self.error(f"{name} #{n}", "must be a mapping")
         return items
 
-    def _id(self, item: Mapping[str, Any], kind: str, n: int, seen: set[str]) -> str | None:
-        ident = self._text(item, "id", f"{kind} #{n}")
+    def _id(self, item: Mapping[str, Any], kind: str, n: int, seen: set[str], field: str = "id") -> str | None:
+        ident = self._text(item, field, f"{kind} #{n}")
         if ident is None:
             return None
         if not _ID.match(ident):
-            self.error(f"{kind} {ident!r}", "field 'id' must be lowercase letters, digits and dashes")
+            self.error(f"{kind} {ident!r}", f"field '{field}' must be lowercase letters, digits and dashes")
         if ident in seen:
             self.error(f"{kind} {ident!r}", "duplicate id")
         seen.add(ident)

@@ -49,6 +49,48 @@ class Vocabulary:
 
 
 @dataclass(frozen=True, slots=True)
+class SmallTalkKind:
+    """One kind of small talk (thanks, goodbye, ...): the words that make a message this kind, and the reply."""
+
+    kind: str
+    words: frozenset[str]
+    reply: str
+
+
+@dataclass(frozen=True, slots=True)
+class SmallTalk:
+    """The FAQ file's `small_talk:` section. A message made only of these words, with at least one word of a
+    kind among them, gets that kind's reply; kinds are tried in file order, so "ok thanks bye" is a goodbye."""
+
+    kinds: tuple[SmallTalkKind, ...] = ()
+    along: frozenset[str] = frozenset()  # words that may come along with any kind ("thank you so much x")
+    max_words: int = 8  # a longer message is a question, whatever its words
+
+    @property
+    def vocabulary(self) -> frozenset[str]:
+        """Every word a small-talk message may be made of."""
+        return self.along.union(*(k.words for k in self.kinds))
+
+
+@dataclass(frozen=True, slots=True)
+class Wording:
+    """What the bot says that depends on the subject, from the FAQ file's `wording:` section.
+
+    Each field is plain text (the bot escapes it); the loader fills a missing one with a default that reads
+    right for any subject, so a FAQ on sleep never talks about backs.
+    """
+
+    about: str  # the body of /about: where the answers come from and how sure they are (blank lines part it)
+    about_caveat: str  # after the disclaimer in /about: who the bot is not, and when to see someone
+    start_note: str  # after the disclaimer on /start ("" for none)
+    benefits_command: str  # /benefits in the command menu and /help
+    benefits_heading: str  # the heading of /benefits
+    benefits_intro: str  # the line under it, before the questions
+    benefits_button: str  # the menu button that opens /benefits
+    farewell: str  # what the console says when the user leaves
+
+
+@dataclass(frozen=True, slots=True)
 class Entry:
     """One question the bot can answer."""
 
@@ -97,8 +139,10 @@ class Faq:
     entries: tuple[Entry, ...]
     tips: tuple[Tip, ...]
     subject: str  # what the FAQ is about, as the bot names it: "massage therapy for back pain"
+    wording: Wording  # what the bot says that depends on the subject
     examples: tuple[str, ...] = ()  # questions the bot suggests trying
     vocabulary: Vocabulary = Vocabulary()
+    small_talk: SmallTalk = SmallTalk()
     path: Path | None = None
     anchors: frozenset[str] = frozenset()  # words that tie a message to the FAQ's subject (see the matcher)
     off_topic: frozenset[str] = frozenset()  # words that mark a message as about something else

@@ -439,6 +439,15 @@ def test_group_reply_to_the_bot_is_answered(group: Chat) -> None:
     assert reply.params["text"].startswith(answer_heading("cost"))
 
 
+def test_small_talk_gets_a_warm_reply_in_private_and_in_groups(chat: Chat, group: Chat) -> None:
+    """'lmaooo k thx bye' in private and '@bot thanks so much x' in a group each get the FAQ file's short reply."""
+    bye = chat.ask("lmaooo k thx bye")
+    thanks = group.ask(f"@{BOT} thanks so much x")
+
+    assert visible(bye).startswith("Take care of your back!")
+    assert visible(thanks).startswith("You're welcome!")
+
+
 def test_group_command_addressed_to_the_bot_is_answered_other_bots_ignored(group: Chat) -> None:
     """`/help@massage_faq_bot` is answered in a group; `/help@otherbot` is left to the other bot."""
     group.send("/help@otherbot")

@@ -654,6 +654,66 @@ async def test_small_talk_gets_a_friendly_reply_not_a_decline(
     assert (await store.user_data(USER.user_id)).question_count == 0
 
 
+def small_talk_reply(kind: str) -> str:
+    """The reply the shipped FAQ file gives to one kind of small talk."""
+    return next(k.reply for k in FAQ.small_talk.kinds if k.kind == kind)
+
+
+@pytest.mark.parametrize(
+    ("message", "kind"),
+    [
+        ("Thank you…", "thanks"),
+        ("thanks so much x", "thanks"),
+        ("lmaooo k thx bye", "bye"),
+        ("Goodbye!", "bye"),
+        ("ok", "ok"),
+        ("lol", "laugh"),
+        ("who are you", "bot"),
+        ("are you a bot?", "bot"),
+        ("byeee", "bye"),
+        ("Thank you so much for your help x", "thanks"),
+    ],
+)
+async def test_the_small_talk_people_type_gets_its_reply_from_the_faq_file(
+    conversation: Conversation, store: Store, message: str, kind: str
+) -> None:
+    """Thanks, goodbyes, "ok", "lol" and "are you a bot", as people type them, get the FAQ file's short reply,
+    not a decline or a "did you mean", and are not logged as questions."""
+    (reply,) = (await conversation.on_text(USER, message)).replies
+
+    assert check_reply(reply) == small_talk_reply(kind)
+    await conversation.drain()
+    assert (await store.user_data(USER.user_id)).question_count == 0
+
+
+@pytest.mark.parametrize(
+    ("message", "heading"),
+    [
+        ("thanks, also my legs are numb", "⚠️ You mentioned"),
+        ("ok thanks bye, oh and I had a fall yesterday", "⚠️ You mentioned"),
+        ("thanks! how much is a massage", f"<b>{FAQ.by_id['cost'].question}</b>"),
+        ("ok so who should not get a massage", f"<b>{FAQ.by_id['contraindications'].question}</b>"),
+    ],
+)
+async def test_small_talk_never_swallows_a_question_or_a_warning_sign(
+    conversation: Conversation, message: str, heading: str
+) -> None:
+    """A thank-you or goodbye with a question or a warning sign in it gets the answer (the safety one first)."""
+    (reply,) = (await conversation.on_text(USER, message)).replies
+
+    assert reply.text.startswith(heading)
+
+
+async def test_small_talk_is_the_faq_files_to_change(conversation: Conversation, faq_copy: Path) -> None:
+    """An operator who rewords a small-talk reply or adds a word in the FAQ file sees it after /reload."""
+    rewrite(faq_copy, small_talk_reply("thanks"), "Any time! Mind your back.")
+    rewrite(faq_copy, "words: thanks thank thx", "words: danke thanks thank thx")
+    assert (await conversation.on_command(ADMIN, "reload")).replies[0].text.startswith("✅")
+
+    (reply,) = (await conversation.on_text(USER, "danke!")).replies
+    assert reply.text == "Any time! Mind your back."
+
+
 async def test_a_greeting_with_a_question_is_answered(conversation: Conversation) -> None:
     """ "hi, can massage help me sleep" is a question, not small talk."""
     (reply,) = (await conversation.on_text(USER, "hi, can massage help me sleep")).replies

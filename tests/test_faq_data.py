@@ -16,11 +16,12 @@ from faq.matcher import Matcher
 from faq.models import DEFAULT_FAQ_PATH
 from tests.botproc import RUN_BOT, BotProcess, clean_env
 from tests.conftest import DATA
-from tests.fake_telegram import Call, FakeTelegram
+from tests.fake_telegram import DEFAULT_BOT_USERNAME, Call, FakeTelegram
 
 SLEEP_FAQ = DATA / "sleep" / "faq.yaml"
 ADMIN = 731_001
 USER = 731_002
+GROUP = -100_731_003
 WARNING_SIGN = "my legs are numb and weak since this morning"
 ANSWERED = "does massage help back pain"
 
@@ -152,6 +153,30 @@ def test_the_console_runs_on_the_sleep_faq(tmp_path: Path) -> None:
     assert "massage" not in out.lower()
 
 
+SLEEP_WORDS_ONLY = ("massage", "back pain", "your back", "therapist", "spine")
+
+
+def test_the_console_on_the_sleep_faq_speaks_of_sleep_only(tmp_path: Path) -> None:
+    """On the sleep FAQ, /start, /help, /about, /benefits and small talk come from that file's wording: they
+    speak of sleep and never of massage or backs."""
+    done = run_console(
+        tmp_path, SLEEP_FAQ, ["/help", "/about", "/benefits", "thanks so much x", "who are you", "ok", "bye"]
+    )
+
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "For sleep problems that last for weeks, see a doctor." in out  # /start
+    assert "/benefits — Daily habits for better sleep" in out  # /help
+    assert "I answer common questions about sleep hygiene from a small FAQ" in out  # /about
+    assert "🌙 Daily habits for better sleep\nSmall changes that make a good night more likely." in out
+    assert "[1] 🌙 Habits" in out  # the menu button
+    assert "You're welcome! Sleep well." in out
+    assert "I'm a FAQ bot, not a person: I answer questions about sleep hygiene." in out
+    assert "👍 Anything else?" in out
+    assert "Good night, and sleep well!" in out
+    assert not [w for w in SLEEP_WORDS_ONLY if w in out.lower()]
+
+
 def test_the_telegram_bot_runs_on_the_sleep_faq(tmp_path: Path) -> None:
     """Over the loopback Bot API, the bot on the sleep FAQ answers its questions, shows its topics and
     routes its warning signs and contraindications to its own safety entries."""
@@ -162,6 +187,9 @@ def test_the_telegram_bot_runs_on_the_sleep_faq(tmp_path: Path) -> None:
         warned = say(tg, USER, "i have chest pain when i lie down at night")
         careful = say(tg, USER, "im pregnant, can i take melatonin")
         benefits = say(tg, USER, "/benefits")
+        tg.push_message(USER, f"@{DEFAULT_BOT_USERNAME} thanks so much x", chat_id=GROUP, chat_type="supergroup")
+        thanked = tg.wait_for_message(GROUP, timeout=15)
+        commands = {c["command"]: c["description"] for c in tg.commands}
 
     assert (answer.text or "").startswith("<b>Is coffee in the afternoon bad for sleep?</b>")
     assert [b["callback_data"] for b in topics.inline_buttons] == [
@@ -176,4 +204,6 @@ def test_the_telegram_bot_runs_on_the_sleep_faq(tmp_path: Path) -> None:
     assert (warned.text or "").startswith("⚠️ You mentioned <b>chest pain")
     assert "<b>Who should ask a doctor before changing their sleep routine?</b>" in (careful.text or "")
     assert "What is sleep hygiene?" in [b["text"] for b in benefits.inline_buttons]
+    assert (thanked.text or "").startswith("You're welcome! Sleep well.")  # small talk in a group
+    assert commands["benefits"] == "Daily habits for better sleep"
     assert tg.violations == []

@@ -351,3 +351,72 @@ def test_the_subject_is_required(tmp_path: Path) -> None:
     errors = errors_of(tmp_path, faq_yaml(subject=None))
 
     assert errors == [f"{tmp_path / 'faq.yaml'}: header: field 'subject' is missing"]
+
+
+SMALL_TALK = {
+    "along": "you so much",
+    "kinds": [
+        {"kind": "bye", "words": "bye goodbye", "reply": "Take care!"},
+        {"kind": "thanks", "words": ["thanks", "thx"], "reply": "You're welcome!"},
+    ],
+}
+
+
+def test_small_talk_loads_its_kinds_in_order_with_their_words_and_replies() -> None:
+    """`small_talk:` loads each kind with its words and reply, in file order, and the words that may come along."""
+    talk = parse_faq(faq_yaml(small_talk=SMALL_TALK)).small_talk
+
+    assert [(k.kind, k.words, k.reply) for k in talk.kinds] == [
+        ("bye", frozenset({"bye", "goodbye"}), "Take care!"),
+        ("thanks", frozenset({"thanks", "thx"}), "You're welcome!"),
+    ]
+    assert talk.along == frozenset({"you", "so", "much"})
+
+
+def test_a_file_without_small_talk_has_none() -> None:
+    """Small talk is optional: without the section no message is small talk."""
+    assert parse_faq(faq_yaml()).small_talk.kinds == ()
+
+
+def test_small_talk_errors_name_the_kind_and_the_field(tmp_path: Path) -> None:
+    """A kind without words or reply, a duplicate kind, an unknown field and a warning-sign word are each
+    reported by name."""
+    broken = {
+        "along": "you numb",
+        "kinds": [
+            {"kind": "bye", "words": "bye"},
+            {"kind": "bye", "words": "later", "reply": "Later!"},
+            {"kind": "thanks", "reply": "You're welcome!"},
+        ],
+        "extra": "x",
+    }
+    path = tmp_path / "faq.yaml"
+    errors = [e.removeprefix(f"{path}: ") for e in errors_of(tmp_path, faq_yaml(small_talk=broken))]
+
+    assert errors == [
+        "small_talk: 'extra': is not a known field; they are along, kinds",
+        "small-talk kind 'bye': field 'reply' is missing",
+        "small-talk kind 'bye': duplicate id",
+        "small-talk kind 'thanks': field 'words' must list at least one word",
+        "small_talk: 'numb' is a warning-sign word: small talk must never hide one",
+    ]
+
+
+def test_wording_defaults_name_the_files_own_subject_and_benefits_topic() -> None:
+    """Without `wording:`, /about names the file's subject and /benefits its benefits topic, nothing else."""
+    wording = parse_faq(faq_yaml(subject="houseplant care")).wording
+
+    assert "houseplant care" in wording.about
+    assert (wording.benefits_heading, wording.benefits_button, wording.benefits_command) == ("Basics",) * 3
+    assert wording.start_note == ""
+
+
+def test_wording_fields_load_and_an_unknown_one_is_reported(tmp_path: Path) -> None:
+    """`wording:` texts replace the defaults; a misspelt field is one error listing the fields there are."""
+    faq = parse_faq(faq_yaml(wording={"farewell": "Bye! Water your plants.", "benefits_button": "🌱 Benefits"}))
+    errors = errors_of(tmp_path, faq_yaml(wording={"farwell": "Bye"}))
+
+    assert faq.wording.farewell == "Bye! Water your plants."
+    assert faq.wording.benefits_button == "🌱 Benefits"
+    assert len(errors) == 1
+    assert "wording: 'farwell': is not a text the bot uses; they are about, about_caveat, start_note" in errors[0]
