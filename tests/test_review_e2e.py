@@ -35,12 +35,12 @@ AFTER_RESTART = 731_301
 SECRET_NAME = "Zebedee"
 SECRET_USERNAME = "zebedee_quietly"
 
-TIPPING = (  # one group: the same top guess and close words
-    "is tipping the therapist expected",
-    "Is tipping the therapist expected?",
-    "is tipping my therapist expected",
-    "is tipping the massage therapist expected",
-    "is tipping the therapist expected or not",
+PAYING = (  # one group: the same top guess and close words
+    "can i pay for the therapist by card",
+    "Can I pay for the therapist by card?",
+    "can i pay my therapist by card",
+    "can i pay the therapist by card",
+    "can i pay for the therapist by card or not",
 )
 MUSIC = "do they play music during the session"
 PIZZA = "whats the best pizza in town"
@@ -163,7 +163,7 @@ def tap(bot: Bot, data: str, user_id: int = ADMIN) -> Screen:
 
 def test_labels_from_review_answer_at_once_and_after_a_restart(bot: Bot) -> None:
     """Declined questions labelled in /review get that entry, a decline and the safety answer, then and later."""
-    for n, text in enumerate(TIPPING):
+    for n, text in enumerate(PAYING):
         who = {"first_name": SECRET_NAME, "username": SECRET_USERNAME} if n == 0 else {}
         assert ask_logged(bot, ASKERS[n % len(ASKERS)], text, **who).startswith(DECLINE)
     for text in (MUSIC, PIZZA, FEET, PARKING):  # the queue shows the newest first among groups of one
@@ -173,7 +173,7 @@ def test_labels_from_review_answer_at_once_and_after_a_restart(bot: Bot) -> None
     assert queue.text.startswith("🗂 <b>Review queue</b>: 5 group(s), 9 message(s)")
     assert "asked 5 time(s)" in queue.text  # the most frequent group first, with its size
     assert len(queue.examples) == 3
-    assert all("tipping" in e for e in queue.examples)
+    assert all("by card" in e for e in queue.examples)
     for private in (SECRET_NAME, SECRET_USERNAME, *map(str, ASKERS)):
         assert private not in queue.text
         assert all(private not in label for label, _ in queue.buttons)
@@ -186,7 +186,7 @@ def test_labels_from_review_answer_at_once_and_after_a_restart(bot: Bot) -> None
     ]
 
     # Someone asks it again while the admin looks: the group grows, and its buttons still act on it.
-    assert ask_logged(bot, ASKERS[3], TIPPING[0]).startswith(DECLINE)
+    assert ask_logged(bot, ASKERS[3], PAYING[0]).startswith(DECLINE)
 
     # "Other entry…" browses topics, then a topic's entries.
     topics = tap(bot, queue.data("📚 Other entry…"))
@@ -199,7 +199,7 @@ def test_labels_from_review_answer_at_once_and_after_a_restart(bot: Bot) -> None
     labelled = tap(bot, practical.data("Is massage expensive?"))
     assert labelled.notice == "Labelled"
     assert labelled.text.startswith("✅ 6 message(s) labelled “Is massage expensive?”.")
-    for text in TIPPING:  # live at once: no restart, no wait
+    for text in PAYING:  # live at once: no restart, no wait
         assert say(bot, LATER, text).startswith("<b>Is massage expensive?</b>")
 
     # The next group: PARKING, masked. Skip leaves it declined and out of the queue.
@@ -242,7 +242,7 @@ def test_labels_from_review_answer_at_once_and_after_a_restart(bot: Bot) -> None
         assert private not in dump
 
     bot.restart()
-    assert say(bot, AFTER_RESTART, TIPPING[1]).startswith("<b>Is massage expensive?</b>")
+    assert say(bot, AFTER_RESTART, PAYING[1]).startswith("<b>Is massage expensive?</b>")
     assert say(bot, AFTER_RESTART, MUSIC).startswith(f"<b>{guess}</b>")
     assert say(bot, AFTER_RESTART, PIZZA).startswith(DECLINE)
     assert say(bot, AFTER_RESTART, FEET).startswith(SAFETY)
@@ -282,16 +282,16 @@ def test_a_label_for_an_entry_removed_by_reload_is_reported_and_ignored(bot: Bot
     """After /reload drops a labelled entry, the admin is told, the label is ignored, and nothing crashes."""
     faq_path = Path(bot.env["FAQ_PATH"])
     original = faq_path.read_text(encoding="utf-8")
-    assert ask_logged(bot, ASKERS[0], TIPPING[0]).startswith(DECLINE)
+    assert ask_logged(bot, ASKERS[0], PAYING[0]).startswith(DECLINE)
     assert ask_logged(bot, ASKERS[0], MUSIC).startswith(DECLINE)
     queue = command(bot, "/review")
     assert queue.examples == [MUSIC]
     practical = tap(bot, tap(bot, queue.data("📚 Other entry…")).data("Practical questions"))
     stale_button = practical.data("Is massage expensive?")
     assert tap(bot, stale_button).notice == "Labelled"
-    tipping = command(bot, "/review")
-    assert tipping.examples == [TIPPING[0]]
-    practical = tap(bot, tap(bot, tipping.data("📚 Other entry…")).data("Practical questions"))
+    paying = command(bot, "/review")
+    assert paying.examples == [PAYING[0]]
+    practical = tap(bot, tap(bot, paying.data("📚 Other entry…")).data("Practical questions"))
     assert tap(bot, practical.data("Is massage expensive?")).notice == "Labelled"
     assert say(bot, LATER, MUSIC).startswith("<b>Is massage expensive?</b>")
 
