@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from bot.render import button_label
 from bot.storage import Store
 from faq.loader import load_faq
 from faq.models import DEFAULT_FAQ_PATH
@@ -35,13 +36,14 @@ AFTER_RESTART = 731_301
 SECRET_NAME = "Zebedee"
 SECRET_USERNAME = "zebedee_quietly"
 
-PAYING = (  # one group: the same top guess and close words
-    "can i pay for the therapist by card",
-    "Can I pay for the therapist by card?",
-    "can i pay my therapist by card",
-    "can i pay the therapist by card",
-    "can i pay for the therapist by card or not",
+SHOWER = (  # one group: the same top guess and close words
+    "should i shower before a massage",
+    "Should I shower before a massage?",
+    "should i shower before the massage",
+    "should i shower before my massage",
+    "should i shower before a massage or after",
 )
+FIRST_SESSION = "What happens at a first massage session?"  # what the admin says SHOWER meant
 MUSIC = "do they play music during the session"
 PIZZA = "whats the best pizza in town"
 FEET = "my feet feel like cotton wool lately"  # a warning sign in words the safety rules do not know
@@ -163,7 +165,7 @@ def tap(bot: Bot, data: str, user_id: int = ADMIN) -> Screen:
 
 def test_labels_from_review_answer_at_once_and_after_a_restart(bot: Bot) -> None:
     """Declined questions labelled in /review get that entry, a decline and the safety answer, then and later."""
-    for n, text in enumerate(PAYING):
+    for n, text in enumerate(SHOWER):
         who = {"first_name": SECRET_NAME, "username": SECRET_USERNAME} if n == 0 else {}
         assert ask_logged(bot, ASKERS[n % len(ASKERS)], text, **who).startswith(DECLINE)
     for text in (MUSIC, PIZZA, FEET, PARKING):  # the queue shows the newest first among groups of one
@@ -173,12 +175,12 @@ def test_labels_from_review_answer_at_once_and_after_a_restart(bot: Bot) -> None
     assert queue.text.startswith("🗂 <b>Review queue</b>: 5 group(s), 9 message(s)")
     assert "asked 5 time(s)" in queue.text  # the most frequent group first, with its size
     assert len(queue.examples) == 3
-    assert all("by card" in e for e in queue.examples)
+    assert all("shower" in e.lower() for e in queue.examples)
     for private in (SECRET_NAME, SECRET_USERNAME, *map(str, ASKERS)):
         assert private not in queue.text
         assert all(private not in label for label, _ in queue.buttons)
     shipped = load_faq(DEFAULT_FAQ_PATH)
-    questions = {e.question for e in shipped.entries}
+    questions = {button_label(e.question): e.question for e in shipped.entries}  # a button's label: cut short
     guesses = [label for label, data in queue.buttons if data.startswith("rl:") and label in questions]
     assert len(guesses) == 3
     assert [label for label, _ in queue.buttons[3:]] == [
@@ -186,21 +188,23 @@ def test_labels_from_review_answer_at_once_and_after_a_restart(bot: Bot) -> None
     ]
 
     # Someone asks it again while the admin looks: the group grows, and its buttons still act on it.
-    assert ask_logged(bot, ASKERS[3], PAYING[0]).startswith(DECLINE)
+    assert ask_logged(bot, ASKERS[3], SHOWER[0]).startswith(DECLINE)
 
     # "Other entry…" browses topics, then a topic's entries.
     topics = tap(bot, queue.data("📚 Other entry…"))
     assert topics.text == "Pick a topic:"
-    assert [label for label, _ in topics.buttons[:4]] == [t.title for t in shipped.topics][:4]
+    titles = [label for label, _ in topics.buttons]
+    assert titles[:-2] == [t.title for t in shipped.topics if shipped.topic_entries(t.id)]
+    assert titles[-2:] == ["✍️ No entry fits (a new one to write)", "⬅️ Back to the queue"]
     practical = tap(bot, topics.data("Practical questions"))
     assert [label for label, _ in practical.buttons[:-2]] == [
-        e.question for e in shipped.entries if e.topic == "practical"
+        button_label(e.question) for e in shipped.entries if e.topic == "practical"
     ]
-    labelled = tap(bot, practical.data("Is massage expensive?"))
+    labelled = tap(bot, practical.data(FIRST_SESSION))
     assert labelled.notice == "Labelled"
-    assert labelled.text.startswith("✅ 6 message(s) labelled “Is massage expensive?”.")
-    for text in PAYING:  # live at once: no restart, no wait
-        assert say(bot, LATER, text).startswith("<b>Is massage expensive?</b>")
+    assert labelled.text.startswith(f"✅ 6 message(s) labelled “{FIRST_SESSION}”.")
+    for text in SHOWER:  # live at once: no restart, no wait
+        assert say(bot, LATER, text).startswith(f"<b>{FIRST_SESSION}</b>")
 
     # The next group: PARKING, masked. Skip leaves it declined and out of the queue.
     assert labelled.examples == [
@@ -222,7 +226,8 @@ def test_labels_from_review_answer_at_once_and_after_a_restart(bot: Bot) -> None
 
     # A best-guess button labels with that entry; Undo last takes it back, and the group returns.
     assert declined.examples == [MUSIC]
-    guess, data = next((label, data) for label, data in declined.buttons if label in questions)
+    guess_label, data = next((label, data) for label, data in declined.buttons if label in questions)
+    guess = questions[guess_label]
     guessed = tap(bot, data)
     assert guessed.text.startswith(f"✅ 1 message(s) labelled “{guess}”.")
     assert "Nothing to review. 🎉" in guessed.text
@@ -231,7 +236,7 @@ def test_labels_from_review_answer_at_once_and_after_a_restart(bot: Bot) -> None
     assert undone.text.startswith("↩️ Undid the last decision (1 message(s)).")
     assert undone.examples == [MUSIC]
     assert say(bot, LATER, MUSIC).startswith(DECLINE)
-    again = tap(bot, undone.data(guess))
+    again = tap(bot, undone.data(guess_label))
     assert "Nothing to review. 🎉" in again.text
 
     # Stored anonymously and masked: no user id, no name, no phone number or e-mail address.
@@ -242,7 +247,7 @@ def test_labels_from_review_answer_at_once_and_after_a_restart(bot: Bot) -> None
         assert private not in dump
 
     bot.restart()
-    assert say(bot, AFTER_RESTART, PAYING[1]).startswith("<b>Is massage expensive?</b>")
+    assert say(bot, AFTER_RESTART, SHOWER[1]).startswith(f"<b>{FIRST_SESSION}</b>")
     assert say(bot, AFTER_RESTART, MUSIC).startswith(f"<b>{guess}</b>")
     assert say(bot, AFTER_RESTART, PIZZA).startswith(DECLINE)
     assert say(bot, AFTER_RESTART, FEET).startswith(SAFETY)
@@ -282,16 +287,16 @@ def test_a_label_for_an_entry_removed_by_reload_is_reported_and_ignored(bot: Bot
     """After /reload drops a labelled entry, the admin is told, the label is ignored, and nothing crashes."""
     faq_path = Path(bot.env["FAQ_PATH"])
     original = faq_path.read_text(encoding="utf-8")
-    assert ask_logged(bot, ASKERS[0], PAYING[0]).startswith(DECLINE)
+    assert ask_logged(bot, ASKERS[0], SHOWER[0]).startswith(DECLINE)
     assert ask_logged(bot, ASKERS[0], MUSIC).startswith(DECLINE)
     queue = command(bot, "/review")
     assert queue.examples == [MUSIC]
     practical = tap(bot, tap(bot, queue.data("📚 Other entry…")).data("Practical questions"))
     stale_button = practical.data("Is massage expensive?")
     assert tap(bot, stale_button).notice == "Labelled"
-    paying = command(bot, "/review")
-    assert paying.examples == [PAYING[0]]
-    practical = tap(bot, tap(bot, paying.data("📚 Other entry…")).data("Practical questions"))
+    shower = command(bot, "/review")
+    assert shower.examples == [SHOWER[0]]
+    practical = tap(bot, tap(bot, shower.data("📚 Other entry…")).data("Practical questions"))
     assert tap(bot, practical.data("Is massage expensive?")).notice == "Labelled"
     assert say(bot, LATER, MUSIC).startswith("<b>Is massage expensive?</b>")
 
