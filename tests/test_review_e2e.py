@@ -300,9 +300,13 @@ def test_a_label_for_an_entry_removed_by_reload_is_reported_and_ignored(bot: Bot
     assert tap(bot, practical.data("Is massage expensive?")).notice == "Labelled"
     assert say(bot, LATER, MUSIC).startswith("<b>Is massage expensive?</b>")
 
-    renamed = re.sub(r"(id: |related: \[.*)\bcost\b", r"\1price", original)  # the entry's id, where it is named
+    # The owner renames the entry: its id where the FAQ names it, and the examples file's labels beside it.
+    examples_path = faq_path.with_name("examples.yaml")
+    examples = examples_path.read_text(encoding="utf-8")
+    renamed = re.sub(r"(id: |related: \[.*)\bcost\b", r"\1price", original)
     assert renamed != original
     faq_path.write_text(renamed, encoding="utf-8")
+    examples_path.write_text(examples.replace("label: cost\n", "label: price\n"), encoding="utf-8")
     reloaded = command(bot, "/reload").text
     assert reloaded.startswith("✅ Reloaded:")
     assert "⚠️ 2 reviewed example(s) point at entries the FAQ no longer has (cost)" in reloaded
@@ -315,6 +319,7 @@ def test_a_label_for_an_entry_removed_by_reload_is_reported_and_ignored(bot: Bot
     assert say(bot, LATER, MUSIC).startswith(DECLINE)
 
     faq_path.write_text(original, encoding="utf-8")
+    examples_path.write_text(examples, encoding="utf-8")
     assert "⚠️" not in command(bot, "/reload").text
     assert say(bot, LATER, MUSIC).startswith("<b>Is massage expensive?</b>")  # back with its entry
 
