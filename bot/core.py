@@ -399,7 +399,7 @@ class Conversation:
         if press.action == "daily":
             return Response((await self._daily_state(who),))
         if press.action == "daily_set":
-            return await self._subscribe(who, press.arg, self.settings.default_timezone)
+            return await self._subscribe(who, press.arg, await self._zone(who))
         if press.action == "daily_off":
             return await self._unsubscribe(who)
         if press.action in ("feedback_up", "feedback_down"):
@@ -616,9 +616,14 @@ class Conversation:
 
     # --- daily tip -------------------------------------------------------------------------------
 
+    async def _zone(self, who: Sender) -> str:
+        """Return the zone the user chose for their daily tip (kept when it is off), or the bot's default."""
+        sub = await self.store.get_subscription(who.user_id)
+        return sub.timezone if sub is not None else self.settings.default_timezone
+
     async def _daily(self, who: Sender, args: Sequence[str]) -> Response:
         try:
-            command = daily.parse_daily_args(args, self.settings.default_timezone)
+            command = daily.parse_daily_args(args, await self._zone(who))
         except daily.DailyUsageError as exc:
             return Response((Reply(esc(str(exc))),))
         if isinstance(command, daily.DailyOff):
@@ -629,6 +634,7 @@ class Conversation:
 
     async def _daily_state(self, who: Sender) -> Reply:
         sub = await self.store.get_subscription(who.user_id)
+        zone = sub.timezone if sub is not None else self.settings.default_timezone
         if sub is not None and sub.active:
             state = f"✅ You get a tip at {esc(daily.describe(sub.local_time, sub.timezone, self.clock()))}."
         else:
@@ -640,7 +646,7 @@ class Conversation:
             )
         text = (
             f"⏰ <b>Daily tip</b>\n{state}\n\n"
-            f"Pick a time ({esc(self.settings.default_timezone)}), or send e.g. "
+            f"Pick a time ({esc(zone)}), or send e.g. "
             "<code>/daily 07:30 Europe/Berlin</code> for your own time and zone."
         )
         presets = tuple(Button(t, callbacks.encode("daily_set", t, owner=who.user_id)) for t in DAILY_PRESETS)

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import io
+import os
+import pty
+import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import IO
 
 from bot.config import Config
 from bot.console import CONSOLE_USER_ID, Console, run_console
@@ -95,10 +99,110 @@ async def test_button_press_shows_its_notice(tmp_path: Path) -> None:
     assert "(Thanks, glad it helped!)" in out
 
 
-async def test_number_beyond_the_buttons_is_a_question(tmp_path: Path) -> None:
-    """A number with no such button is treated as text, not as a press."""
-    out = await chat(tmp_path, ["99"])
-    assert "rather not guess" in out
+async def test_a_number_with_no_button_says_so(tmp_path: Path) -> None:
+    """A bare number that matches no button says which numbers do, instead of being answered as a question."""
+    out = await chat(tmp_path, ["99", "0", "9" * 5000, "/about", "2"])
+
+    assert "There is no button 99: type 1 to 4 to press one, or type a question." in out
+    assert "There is no button 0: type 1 to 4" in out
+    assert "There is no button 999999999999: type 1 to 4" in out
+    assert "There is no button 2: type 1 to press one" in out  # /about has one button
+    assert "rather not guess" not in out
+
+
+async def test_daily_shows_the_zone_the_user_chose(tmp_path: Path) -> None:
+    """After choosing Berlin time, /daily offers its times in Europe/Berlin, and a time button keeps that zone."""
+    out = await chat(tmp_path, ["/daily", "/daily 07:30 Europe/Berlin", "/daily", "2"])
+
+    first, _, later = out.partition("/daily off to stop")
+    assert "Pick a time (UTC)" in first
+    assert "Pick a time (Europe/Berlin)" in later
+    assert "Pick a time (UTC)" not in later
+    assert "(Daily tip at 12:00)" in later  # the second time button
+    assert "You'll get a tip at 12:00 every day, Europe/Berlin time" in later
+
+
+def wait_for(stream: IO[bytes], text: bytes) -> bytes:
+    """Read `stream` until `text` has appeared (or it ends); return what was read."""
+    seen = b""
+    while text not in seen:
+        chunk = os.read(stream.fileno(), 4096)
+        if not chunk:
+            break
+        seen += chunk
+    return seen
+
+
+MENU_SHOWN = "[4] ⏰ Daily tip\n".encode()
+
+
+def test_ctrl_c_at_the_prompt_says_bye_at_once_with_no_traceback(tmp_path: Path) -> None:
+    """Ctrl-C at the prompt of a terminal session ends it at once: "Bye!", exit code 130, no traceback."""
+    env = clean_env({"DATABASE_PATH": str(tmp_path / "console.sqlite3")})
+    pid, terminal = pty.fork()
+    if pid == 0:  # the child: the console, on a real terminal
+        os.chdir(tmp_path)
+        os.execve(sys.executable, [sys.executable, str(RUN_BOT), "--console"], env)  # noqa: S606 - no shell wanted
+    with os.fdopen(terminal, "rb", buffering=0) as screen:
+        shown = wait_for(screen, b"\n> ")
+        os.kill(pid, signal.SIGINT)
+        while True:
+            try:
+                chunk = screen.read(4096)
+            except OSError:  # the terminal closed: the console has exited
+                break
+            if not chunk:
+                break
+            shown += chunk
+    _, status = os.waitpid(pid, 0)
+    text = shown.decode()
+
+    assert os.waitstatus_to_exitcode(status) == 130
+    assert text.rstrip().endswith("Bye! Take care of your back.")
+    assert "Traceback" not in text
+    assert "KeyboardInterrupt" not in text
+
+
+def test_ctrl_c_while_waiting_for_piped_input_exits_quietly(tmp_path: Path) -> None:
+    """SIGINT while the console waits on an open input pipe ends it with "Bye!" and nothing on stderr."""
+    env = clean_env({"DATABASE_PATH": str(tmp_path / "console.sqlite3")})
+    with subprocess.Popen(
+        [sys.executable, str(RUN_BOT), "--console"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=tmp_path,
+    ) as proc:
+        assert proc.stdout is not None
+        shown = wait_for(proc.stdout, MENU_SHOWN)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)  # the input pipe stays open: only the signal can end it
+
+    assert proc.returncode == 130
+    assert (shown + out).decode().rstrip().endswith("Bye! Take care of your back.")
+    assert err == b""
+
+
+def test_a_closed_output_pipe_ends_the_console_quietly(tmp_path: Path) -> None:
+    """`run_bot.py --console | head -1` prints one line and the console exits 0 with no BrokenPipeError."""
+    questions = tmp_path / "questions.txt"
+    questions.write_text("/help\n" * 200, encoding="utf-8")  # far more output than a pipe holds
+    env = clean_env({"DATABASE_PATH": str(tmp_path / "console.sqlite3")})
+    done = subprocess.run(
+        ["bash", "-c", f'set -o pipefail; "{sys.executable}" "{RUN_BOT}" --console < "{questions}" | head -1'],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("👋 Hi")
+    assert done.stdout.count("\n") == 1
+    assert done.stderr == ""
 
 
 async def test_blank_lines_are_ignored(tmp_path: Path) -> None:
