@@ -5,11 +5,11 @@ from __future__ import annotations
 import io
 import os
 import pty
+import select
 import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import IO
 
 from bot.config import Config
 from bot.console import CONSOLE_USER_ID, Console, run_console
@@ -122,11 +122,21 @@ async def test_daily_shows_the_zone_the_user_chose(tmp_path: Path) -> None:
     assert "You'll get a tip at 12:00 every day, Europe/Berlin time" in later
 
 
-def wait_for(stream: IO[bytes], text: bytes) -> bytes:
-    """Read `stream` until `text` has appeared (or it ends); return what was read."""
+HUNG = 30.0  # seconds of silence after which a console that should have exited is called hung (not a timing check)
+
+
+def read_until(fd: int, text: bytes | None) -> bytes:
+    """Read `fd` until `text` has appeared, or (text None) until it closes; raise TimeoutError if it hangs."""
     seen = b""
-    while text not in seen:
-        chunk = os.read(stream.fileno(), 4096)
+    while text is None or text not in seen:
+        ready, _, _ = select.select([fd], [], [], HUNG)
+        if not ready:
+            msg = f"no output for {HUNG} s; so far: {seen.decode(errors='replace')[-500:]!r}"
+            raise TimeoutError(msg)
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # a terminal whose other end closed: the process has exited
+            break
         if not chunk:
             break
         seen += chunk
@@ -143,18 +153,16 @@ def test_ctrl_c_at_the_prompt_says_bye_at_once_with_no_traceback(tmp_path: Path)
     if pid == 0:  # the child: the console, on a real terminal
         os.chdir(tmp_path)
         os.execve(sys.executable, [sys.executable, str(RUN_BOT), "--console"], env)  # noqa: S606 - no shell wanted
-    with os.fdopen(terminal, "rb", buffering=0) as screen:
-        shown = wait_for(screen, b"\n> ")
+    try:
+        shown = read_until(terminal, b"\n> ")
         os.kill(pid, signal.SIGINT)
-        while True:
-            try:
-                chunk = screen.read(4096)
-            except OSError:  # the terminal closed: the console has exited
-                break
-            if not chunk:
-                break
-            shown += chunk
-    _, status = os.waitpid(pid, 0)
+        shown += read_until(terminal, None)
+    except TimeoutError:
+        os.kill(pid, signal.SIGKILL)
+        raise
+    finally:
+        _, status = os.waitpid(pid, 0)
+        os.close(terminal)
     text = shown.decode()
 
     assert os.waitstatus_to_exitcode(status) == 130
@@ -175,9 +183,13 @@ def test_ctrl_c_while_waiting_for_piped_input_exits_quietly(tmp_path: Path) -> N
         cwd=tmp_path,
     ) as proc:
         assert proc.stdout is not None
-        shown = wait_for(proc.stdout, MENU_SHOWN)
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)  # the input pipe stays open: only the signal can end it
+        try:
+            shown = read_until(proc.stdout.fileno(), MENU_SHOWN)
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=HUNG)  # the input pipe stays open: only the signal can end it
+        except (TimeoutError, subprocess.TimeoutExpired):
+            proc.kill()
+            raise
 
     assert proc.returncode == 130
     assert (shown + out).decode().rstrip().endswith("Bye! Take care of your back.")
