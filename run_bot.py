@@ -1,4 +1,4 @@
-"""Run the massage FAQ bot: on Telegram (polling or webhook), in the terminal (--console), or print a report."""
+"""Run the FAQ bot: on Telegram (polling or webhook), in the terminal (--console), or print a report."""
 
 from __future__ import annotations
 
