@@ -19,6 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot import callbacks, daily, review
+from bot.background import in_background_thread
 from bot.callbacks import DAILY_PRESETS, Press
 from bot.render import button_label, esc, fit
 from bot.storage import ReviewLabel, Store
@@ -147,6 +148,8 @@ class Knowledge:
         examples: tuple[Example, ...] = (),
         reader: Understanding | None = None,
         file_examples: tuple[Example, ...] = (),
+        *,
+        retrain: bool = True,
     ) -> None:
         self.faq = faq
         self.material = material  # the article the FAQ is built on, when it lies beside the FAQ file
@@ -156,7 +159,9 @@ class Knowledge:
         wanted = (*file_examples, *self.labels.used)
         if reader is None:
             reader = Understanding(faq, labelled=wanted)
-        elif reader.faq is not faq or reader.examples != wanted:
+        elif reader.faq is faq and not retrain:
+            reader = reader if reader.examples == wanted else reader.with_labels(wanted)
+        elif reader.faq is not faq or reader.examples != wanted or reader.trained_on != wanted:
             reader = reader.with_examples(wanted)
         self.reader = reader
 
@@ -190,6 +195,18 @@ class Knowledge:
     def with_examples(self, examples: tuple[Example, ...]) -> Knowledge:
         """Return a Knowledge for the same FAQ that honours `examples` (blocking: call it off the event loop)."""
         return Knowledge(self.faq, self.material, examples, self.reader, self.file_examples)
+
+    def with_labels(self, examples: tuple[Example, ...]) -> Knowledge:
+        """Return a Knowledge that gives `examples` their labels asked again verbatim, without retraining (fast).
+
+        The learned layer stays as it is (`retrained` is False) until `with_examples` retrains it.
+        """
+        return Knowledge(self.faq, self.material, examples, self.reader, self.file_examples, retrain=False)
+
+    @property
+    def retrained(self) -> bool:
+        """True when the learned layer has been trained on every example in use."""
+        return self.reader.trained_on == self.reader.examples
 
     @property
     def matcher(self) -> Matcher:
@@ -270,6 +287,7 @@ class Conversation:
         self._pending: set[asyncio.Task[None]] = set()
         self._labels_loaded = False
         self._relabel = asyncio.Lock()  # one rebuild with examples at a time, in label order
+        self._retraining: asyncio.Task[None] | None = None  # the learned layer catching up with the labels
 
     @property
     def faq(self) -> Faq:
@@ -773,16 +791,47 @@ class Conversation:
                 await self._apply_labels()
 
     async def _apply_labels(self) -> None:
-        """Rebuild the knowledge with every stored label, in a worker thread, and swap it in (hold _relabel)."""
+        """Make every stored label live and retrain in the background (hold _relabel).
+
+        First the labels themselves: a labelled text asked again gets its label as soon as this returns (a
+        cheap rebuild, in a worker thread all the same). Then the learned layer retrains on them in a worker
+        thread, which takes seconds, and is swapped in when done; answers never wait for either.
+        """
         labels = await self.store.review_labels()
         examples, missing = review.usable_examples(labels, self.faq)
         if missing:
             logger.warning("%d review labels name entries the FAQ no longer has; ignored", len(missing))
         base = self.knowledge
-        fresh = await asyncio.to_thread(base.with_examples, examples)
+        fresh = await asyncio.to_thread(base.with_labels, examples)
         if self.knowledge is base:  # a /reload meanwhile applied the labels itself
             self.knowledge = fresh
         self._labels_loaded = True
+        if not self.knowledge.retrained and (self._retraining is None or self._retraining.done()):
+            self._retraining = asyncio.get_running_loop().create_task(self._retrain())
+
+    async def _retrain(self) -> None:
+        """Retrain the learned layer on the labels in use until it has caught up with the newest ones."""
+        while not self.knowledge.retrained:
+            base = self.knowledge
+            started = time.perf_counter()
+            try:
+                fresh = await in_background_thread(base.with_examples, base.examples)
+            except Exception:
+                logger.exception("retraining on the review labels failed; the labels still answer verbatim")
+                return
+            if self.knowledge is base:
+                self.knowledge = fresh
+            elif self.knowledge.faq is base.faq:
+                # Newer labels came meanwhile: keep them (verbatim) on the layer just trained, and go again.
+                self.knowledge = fresh.with_labels(self.knowledge.examples)
+            # else a /reload came meanwhile, and trained on every label itself
+            took = time.perf_counter() - started
+            logger.info("learned layer retrained on %d review labels in %.1f s", len(base.examples), took)
+
+    async def retrained(self) -> None:
+        """Wait until the learned layer has been retrained on every label given so far."""
+        while self._retraining is not None and not self._retraining.done():
+            await asyncio.shield(self._retraining)
 
     def _safety_reason(self, text: str) -> str | None:
         """Why the bot gives `text` the safety answer now, or None."""

@@ -55,6 +55,7 @@ class Understanding:
         labelled: Iterable[Example] = (),
         cache_dir: Path | None = None,
         lexical: Matcher | None = None,
+        trained_on: Iterable[Example] | None = None,
     ) -> None:
         self.faq = faq
         self.lexical = lexical if lexical is not None and lexical.faq is faq else Matcher(faq)
@@ -62,6 +63,8 @@ class Understanding:
         self.thresholds = thresholds
         self.cache_dir = cache_dir
         self.examples = tuple(labelled)
+        # What the learned layer was trained on: `examples` may be newer (`with_labels`) until it retrains.
+        self.trained_on = self.examples if trained_on is None else tuple(trained_on)
         # A message an operator (or the examples file) labelled gets that label when asked again verbatim.
         self.labels = LabelledAnswers(faq, self.examples)
 
@@ -113,12 +116,22 @@ class Understanding:
         A reader without the learned layer stays without it: the model is not tried again.
         """
         examples = tuple(examples)
-        if examples == self.examples:
+        if examples == self.examples == self.trained_on:
             return self
         if self.learned is None:
             return Understanding(self.faq, None, self.thresholds, examples, self.cache_dir, self.lexical)
         layer = LearnedLayer.train(self.faq, examples, self.learned.embedder, self.cache_dir, progress)
         return Understanding(self.faq, layer, self.thresholds, examples, self.cache_dir, self.lexical)
+
+    def with_labels(self, examples: Iterable[Example]) -> Understanding:
+        """Return a reader that gives `examples` their labels when asked again verbatim, at once (cheap).
+
+        The learned layer is this one, not retrained: `with_examples` does that, and only it generalises
+        a label to other wordings. The review loop swaps this in first, then retrains in the background.
+        """
+        return Understanding(
+            self.faq, self.learned, self.thresholds, examples, self.cache_dir, self.lexical, self.trained_on
+        )
 
     def predict(self, text: str) -> Prediction | None:
         """The learned layer's view of a message, or None without it."""

@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from bot.core import Conversation, Knowledge, Response, Sender
 from bot.report import uncovered_questions
 from bot.review import Uncovered, mask, norm
 from bot.storage import Store
 from faq.examples import Example, load_examples
 from faq.matcher import Matcher
-from faq.models import Faq
+from faq.models import DEFAULT_FAQ_PATH, Faq
 from tests.botproc import RUN_BOT, clean_env
 
 NOW = datetime(2026, 12, 2, 12, tzinfo=UTC)
@@ -133,3 +134,59 @@ async def test_uncovered_lists_no_entry_fits_and_unlabelled_declines_most_asked_
         Uncovered(2, ("can i bring my dog",), reviewed=True),
         Uncovered(2, ("my tortoise is sad",), reviewed=False),
     ]
+
+
+def button(response: Response, label: str) -> str:
+    """The callback data of the one button of the first reply whose label starts with `label`."""
+    found = [b.data for row in response.replies[0].buttons for b in row if b.label.startswith(label)]
+    assert len(found) == 1, response.replies[0].buttons
+    return found[0]
+
+
+def answer(response: Response) -> str:
+    """The first line of the first reply: an answer's question in bold, or the start of a decline."""
+    return response.replies[0].text.split("\n", 1)[0]
+
+
+SHOWER = "should i shower before a massage"
+SHOWER_WORDINGS = ("should I have a shower before my massage?", "do i need to shower before a massage")
+
+
+async def test_a_label_answers_at_once_and_retraining_carries_it_to_other_wordings(tmp_path: Path) -> None:
+    """The labelled text gets its entry as soon as the press is answered; after the background retraining,
+    other wordings of it do too, and a restart keeps both."""
+    admin = Sender(1, 1, is_admin=True)
+    asker = Sender(2, 2)
+    store = await Store.open(tmp_path / "bot.sqlite3")
+    conversation = Conversation(Knowledge.load(DEFAULT_FAQ_PATH), store)
+    try:
+        assert answer(await conversation.on_text(asker, SHOWER)).startswith("Sorry, I'm not sure")
+        for wording in SHOWER_WORDINGS:
+            assert answer(await conversation.on_text(asker, wording)).startswith("Sorry, I'm not sure")
+        screen = await conversation.on_command(admin, "review")
+        while SHOWER not in screen.replies[0].text:  # the wordings may be groups of their own: skip them
+            screen = await conversation.on_button(admin, button(screen, "⏭ Skip"))
+        topics = await conversation.on_button(admin, button(screen, "📚 Other entry…"))
+        practical = await conversation.on_button(admin, button(topics, "Practical questions"))
+        pressed = await conversation.on_button(admin, button(practical, "What happens at a first massage session?"))
+        assert pressed.notice == "Labelled"
+        first_session = "<b>What happens at a first massage session?</b>"
+        assert answer(await conversation.on_text(asker, SHOWER)) == first_session
+
+        await conversation.retrained()
+        for wording in SHOWER_WORDINGS:
+            assert answer(await conversation.on_text(asker, wording)) == first_session
+    finally:
+        await conversation.drain()
+        await store.close()
+
+    store = await Store.open(tmp_path / "bot.sqlite3")
+    restarted = Conversation(Knowledge.load(DEFAULT_FAQ_PATH), store)
+    try:
+        await restarted.load_labels()
+        await restarted.retrained()
+        for text in (SHOWER, *SHOWER_WORDINGS):
+            assert answer(await restarted.on_text(asker, text)) == first_session
+    finally:
+        await restarted.drain()
+        await store.close()
