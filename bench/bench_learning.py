@@ -57,7 +57,7 @@ FIRST_USER = 10_000
 TARGET_LIVE_S = 5.0
 TARGET_P99_RATIO = 2.0
 RETRAIN_ROUNDS_MIN = 3
-ROUNDS = 4  # of B's messages without, then during, retraining
+ROUNDS = 8  # of B's messages without, then during, retraining
 
 
 @dataclass(frozen=True, slots=True)
