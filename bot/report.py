@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -89,7 +90,8 @@ def format_report(report: Report, uncovered: Sequence[Uncovered] = ()) -> str:
 async def uncovered_questions(store: Store, matcher: Matcher) -> list[Uncovered]:
     """Group the questions the FAQ does not cover, from the store's log and review labels."""
     candidates = await store.review_candidates(LOW_CONFIDENCE)
-    return uncovered(candidates, await store.review_labels(), matcher)
+    labels = await store.review_labels()
+    return await asyncio.to_thread(uncovered, candidates, labels, matcher)  # grouping is CPU work: off the loop
 
 
 def render_chart(report: Report, path: Path) -> Path:
