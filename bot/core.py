@@ -334,7 +334,7 @@ class Conversation:
     async def on_text(self, who: Sender, text: str) -> Response:
         """Answer a question typed in the user's own words."""
         now = self.clock()
-        chat = small_talk_kind(self.faq.small_talk, text)
+        chat = small_talk_kind(self.faq.small_talk, text, self.knowledge.matcher.safety)
         if chat is not None:
             return Response((Reply(esc(chat.reply), self._menu()),))
         await self.load_labels()
@@ -453,7 +453,11 @@ class Conversation:
         return (self._decline(),)
 
     def _answer_text(self, entry: Entry) -> str:
-        parts = [f"<b>{esc(entry.question)}</b>", "", esc(entry.answer.strip())]
+        answer = entry.answer.strip()
+        reminder = self.faq.safety.reminder
+        if reminder and entry.topic == self.faq.roles.benefits and reminder not in answer:
+            answer += f" {reminder}"  # "will massage help my back" always comes with the warning-sign check
+        parts = [f"<b>{esc(entry.question)}</b>", "", esc(answer)]
         if entry.tip:
             parts += ["", f"💡 <i>Tip:</i> {esc(entry.tip)}"]
         if entry.is_general_guidance:

@@ -99,3 +99,31 @@ def percent(tally: tuple[int, int]) -> float:
     """Return right/total as a percentage (100 for an empty tally)."""
     right, total = tally
     return 100.0 * right / total if total else 100.0
+
+
+SAFETY_ENTRIES = frozenset({"see-a-doctor", "contraindications"})
+GROUPS = ("in", "out", "warn", "contra", "benign", "flags")
+
+
+def group_of(case: Case) -> str:
+    """The headline a case counts in: in-domain, declined, warning sign, contraindication, benign near-miss,
+    or a question about safety itself ("flags": an ordinary kind of message whose answer is a safety entry)."""
+    if case.kind == SAFETY_KIND:
+        return "warn"
+    if case.kind == "contra":
+        return "contra"
+    if case.kind == "nearmiss":
+        return "benign"
+    if not case.expect:
+        return "out"
+    return "flags" if set(case.expect) & SAFETY_ENTRIES else "in"
+
+
+def score(reader: Reader, cases: list[Case]) -> dict[str, tuple[int, int]]:
+    """Right and total per headline group (only the groups the cases have), in GROUPS order."""
+    tally: dict[str, list[int]] = {g: [0, 0] for g in GROUPS}
+    for case in cases:
+        counts = tally[group_of(case)]
+        counts[0] += case.is_right(reader.match(case.q))
+        counts[1] += 1
+    return {g: (v[0], v[1]) for g, v in tally.items() if v[1]}

@@ -62,6 +62,15 @@ class Prediction:
         """The probability of the best label."""
         return self.probs[0]
 
+    def without(self, labels: Iterable[str]) -> Prediction:
+        """The prediction with some labels ruled out, the rest renormalised (unchanged if nothing is left)."""
+        dropped = set(labels)
+        kept = [(name, p) for name, p in zip(self.labels, self.probs, strict=True) if name not in dropped]
+        total = sum(p for _, p in kept)
+        if not kept or total <= 0.0:
+            return self
+        return Prediction(tuple(n for n, _ in kept), tuple(p / total for _, p in kept))
+
     def prob(self, label: str) -> float:
         """The probability of one label (0 if it is not among the top ones)."""
         for name, p in zip(self.labels, self.probs, strict=True):

@@ -13,7 +13,6 @@ from typing import Any, cast
 
 import yaml
 
-from faq import safety
 from faq.models import (
     DEFAULT_FAQ_PATH,
     ENTRY_ROLES,
@@ -22,6 +21,10 @@ from faq.models import (
     Entry,
     Faq,
     Roles,
+    Safety,
+    SafetyConcept,
+    SafetyContext,
+    SafetyRole,
     SmallTalk,
     SmallTalkKind,
     Tip,
@@ -29,6 +32,7 @@ from faq.models import (
     Vocabulary,
     Wording,
 )
+from faq.safety import SafetyRules, phrasing_error
 from faq.text import normalise
 
 MAX_ANSWER_CHARS = 1000
@@ -45,6 +49,10 @@ ROLE_USES = {
 VOCABULARY_LISTS = ("stopwords", "filler", "references", "warning_words")
 WORDING_FIELDS = tuple(Wording.__dataclass_fields__)
 SMALL_TALK_FIELDS = ("along", "kinds")
+SAFETY_ROLES: tuple[SafetyRole, ...] = ("warning_signs", "contraindications")
+CONTEXT_PHRASES = ("negation", "pseudo_negation", "passed", "recurred", "ordinary", "their_care")
+CONTEXT_WORDS = ("scope_ends", "not_the_user", "the_user", "someone_else")
+CONCEPT_KEYS = frozenset({"id", "role", "reason", "says", "counts_in_past"})
 
 
 class FaqError(Exception):
@@ -112,7 +120,8 @@ class _Validator:
         tips = self._tips(data.get("tips"))
         self._cross_check(entries)
         roles = self._roles(data.get("roles"))
-        small_talk = self._small_talk(data.get("small_talk"))
+        safety = self._safety(data.get("safety"))
+        small_talk = self._small_talk(data.get("small_talk"), SafetyRules(safety))
         if self.errors or roles is None or subject is None:
             raise FaqError(self.path, self.errors)
         wording = self._wording(data.get("wording"), subject, next(t.title for t in topics if t.id == roles.benefits))
@@ -133,6 +142,7 @@ class _Validator:
             path=self.path,
             anchors=anchors,
             off_topic=off_topic,
+            safety=safety,
         )
 
     def _topics(self, raw: object) -> list[Topic]:
@@ -203,7 +213,7 @@ class _Validator:
         texts = {name: self._text(raw, name, "wording", required=False) for name in defaults}
         return Wording(**{name: text or defaults[name] for name, text in texts.items()})
 
-    def _small_talk(self, raw: object) -> SmallTalk:
+    def _small_talk(self, raw: object, rules: SafetyRules) -> SmallTalk:
         """Read `small_talk:`, the words of thanks, goodbyes and the like, each kind with its reply."""
         if raw is None:
             return SmallTalk()
@@ -226,9 +236,71 @@ class _Validator:
             if ident and words and reply:
                 kinds.append(SmallTalkKind(ident, words, reply))
         for word in sorted(along.union(*(k.words for k in kinds))):
-            if safety.check(word) is not None:
+            if rules.check(word) is not None:
                 self.error("small_talk", f"{word!r} is a warning-sign word: small talk must never hide one")
         return SmallTalk(tuple(kinds), along)
+    def _safety(self, raw: object) -> Safety:
+        """Read the warning-sign concepts and their context words; every phrasing must compile."""
+        if raw is None:
+            return Safety()
+        if not isinstance(raw, Mapping):
+            self.error("field 'safety'", "must be a mapping with 'concepts', 'context' and 'reminder'")
+            return Safety()
+        for key in raw:
+            if key not in ("concepts", "context", "reminder"):
+                self.error(f"safety: {key!r}", "is not known; the keys are concepts, context, reminder")
+        reminder = raw.get("reminder")
+        if reminder is not None and (not isinstance(reminder, str) or not reminder.strip()):
+            self.error("safety: 'reminder'", "must be one line of text")
+            reminder = None
+        concepts: list[SafetyConcept] = []
+        seen: set[str] = set()
+        for n, item in enumerate(self._list(raw.get("concepts"), "safety.concepts"), 1):
+            ident = self._id(item, "safety concept", n, seen)
+            where = f"safety concept {ident!r}" if ident else f"safety concept #{n}"
+            for key in item:
+                if key not in CONCEPT_KEYS:
+                    self.error(where, f"field {key!r} is not known; the fields are {', '.join(sorted(CONCEPT_KEYS))}")
+            role = item.get("role")
+            if role not in SAFETY_ROLES:
+                self.error(where, f"field 'role' must be one of {', '.join(SAFETY_ROLES)}")
+            reason = self._text(item, "reason", where)
+            says = tuple(self._phrasings(item.get("says"), f"{where}: field 'says'", required=True))
+            past = item.get("counts_in_past", False)
+            if not isinstance(past, bool):
+                self.error(where, "field 'counts_in_past' must be true or false")
+            if ident and reason and says and role in SAFETY_ROLES:
+                concepts.append(SafetyConcept(ident, cast(SafetyRole, role), reason, says, past is True))
+        context = raw.get("context") or {}
+        if not isinstance(context, Mapping):
+            self.error("safety: 'context'", "must be a mapping of lists")
+            context = {}
+        known = (*CONTEXT_PHRASES, *CONTEXT_WORDS)
+        for key in context:
+            if key not in known:
+                self.error(f"safety.context: {key!r}", f"is not known; the lists are {', '.join(known)}")
+        lists: dict[str, tuple[str, ...]] = {}
+        for name in CONTEXT_PHRASES:
+            lists[name] = tuple(self._phrasings(context.get(name), f"safety.context: {name!r}", required=False))
+        for name in CONTEXT_WORDS:
+            lists[name] = tuple(sorted(self._words(context.get(name), f"safety.context.{name}")))
+        return Safety(tuple(concepts), SafetyContext(**lists), reminder.strip() if reminder else None)
+
+    def _phrasings(self, raw: object, where: str, *, required: bool) -> list[str]:
+        if raw is None and not required:
+            return []
+        if not isinstance(raw, list) or (required and not raw):
+            self.error(where, "must be a non-empty list of phrasings" if required else "must be a list of phrasings")
+            return []
+        out: list[str] = []
+        for value in raw:
+            phrasing = " ".join(value.lower().split()) if isinstance(value, str) else ""
+            problem = phrasing_error(phrasing) if phrasing else "is empty or not text"
+            if problem is None:
+                out.append(phrasing)
+            else:
+                self.error(where, f"{value!r} {problem}")
+        return out
 
     def _vocabulary(self, raw: object) -> Vocabulary:
         if raw is None:

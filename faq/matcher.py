@@ -105,11 +105,8 @@ class Matcher:
         self._filler = faq.vocabulary.filler
         self._references = faq.vocabulary.references
         self._warning_words = faq.vocabulary.warning_words
-        # The safety check says which kind of warning it found; the FAQ's roles say which entry answers it.
-        self._safety_entry = {
-            safety.SEE_A_DOCTOR: faq.roles.warning_signs,
-            safety.CONTRAINDICATIONS: faq.roles.contraindications,
-        }
+        # The FAQ's own warning-sign concepts, routed to its own safety entries.
+        self.safety = safety.SafetyRules.for_faq(faq)
         self._synonyms = {k: v.split() for k, v in faq.synonyms.items() if " " not in k}
         self._shorthand = {k: v[0] for k, v in self._synonyms.items() if len(v) == 1 and v[0] in self._stopwords}
         # Phrases ("how much", "nod off") are rewritten as a whole before words are looked at, longest first;
@@ -325,8 +322,12 @@ class Matcher:
         shown = text[:200]
         query = self._parse(text)
         normalised = query.normalised
-        # The message as typed too: a typo fix can turn a warning sign into another word ("weaker" -> "wake").
-        flag = safety.check(query.text) or (safety.check(normalised) if normalised != query.text else None)
+        # The message as typed first: its own words carry the context ("emotionally numb"). The typo-corrected
+        # text is read only when the typed one names no warning sign at all ("numbnes" -> "numbness").
+        typed = self.safety.read(normalised)
+        flag = typed.flag
+        if flag is None and not typed.set_aside and query.text != normalised:
+            flag = self.safety.check(query.text)
         if flag is None:
             exact = self._exact.get(normalised)
             if exact is not None:
@@ -334,7 +335,7 @@ class Matcher:
                 return MatchResult(shown, "answer", exact, 100.0)
         ranked = self._rank(query)
         if flag is not None:
-            answer = self._safety_entry[flag.entry_id]
+            answer = flag.entry_id
             # The other entry must earn an answer on its own score, not on the safety entry's.
             other = next((i for i, s in ranked if i != answer and s >= ANSWER_SCORE), None)
             return MatchResult(shown, "answer", answer, 100.0, safety_reason=flag.reason, also=other)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from faq.text import normalise
 
@@ -46,6 +47,45 @@ class Vocabulary:
     filler: frozenset[str] = frozenset()  # interjections the whole-wording fallback ignores ("wait who are u")
     references: frozenset[str] = frozenset()  # words standing in for the subject in a follow-up ("is it safe")
     warning_words: frozenset[str] = frozenset()  # a typo becomes one of these only with one edit, first letter kept
+
+
+SafetyRole = Literal["warning_signs", "contraindications"]
+
+
+@dataclass(frozen=True, slots=True)
+class SafetyConcept:
+    """One warning sign or contraindication, from the FAQ file's `safety.concepts` (see `faq.safety`)."""
+
+    id: str
+    role: SafetyRole  # which safety entry answers it: the warning-signs entry or the contraindications entry
+    reason: str  # how the bot names it: "You mentioned <reason>"
+    phrasings: tuple[str, ...]  # lay ways of saying it, in the phrasing syntax of `faq.safety`
+    counts_in_past: bool = False  # a history of it counts too (cancer); otherwise "years ago" sets it aside
+
+
+@dataclass(frozen=True, slots=True)
+class SafetyContext:
+    """Words around a concept that change what it means, from `safety.context` (see `faq.safety`)."""
+
+    negation: tuple[str, ...] = ()  # "no", "without", "never had"
+    pseudo_negation: tuple[str, ...] = ()  # negate nothing: "not sure", "no idea"
+    scope_ends: tuple[str, ...] = ()  # single words that end a negation's scope: "but", "and", "now"
+    passed: tuple[str, ...] = ()  # "went away", "years ago"
+    recurred: tuple[str, ...] = ()  # "again", "came back": it did not pass after all
+    ordinary: tuple[str, ...] = ()  # the words in another sense: "fell asleep", "heart attack at the price"
+    not_the_user: tuple[str, ...] = ()  # single words for animals and things: "horse", "car", "phone"
+    the_user: tuple[str, ...] = ()  # single words for the user: "i", "my", "me"
+    someone_else: tuple[str, ...] = ()  # single words for another person: "aunt", "friend", "she"
+    their_care: tuple[str, ...] = ()  # a message about another person's care: "can she", "his legs"
+
+
+@dataclass(frozen=True, slots=True)
+class Safety:
+    """The FAQ file's `safety:` section: the concepts and the words that change them."""
+
+    concepts: tuple[SafetyConcept, ...] = ()
+    context: SafetyContext = SafetyContext()
+    reminder: str | None = None  # a one-line warning-sign check every answer of the benefits topic carries
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +186,7 @@ class Faq:
     path: Path | None = None
     anchors: frozenset[str] = frozenset()  # words that tie a message to the FAQ's subject (see the matcher)
     off_topic: frozenset[str] = frozenset()  # words that mark a message as about something else
+    safety: Safety = Safety()  # the warning-sign concepts and their context words
     by_id: dict[str, Entry] = field(init=False, repr=False, compare=False)
     tips_by_id: dict[str, Tip] = field(init=False, repr=False, compare=False)
     topics_by_id: dict[str, Topic] = field(init=False, repr=False, compare=False)

@@ -1,270 +1,279 @@
-"""The red-flag check: runs before matching, so symptoms that need a doctor are never answered with a tip.
+"""The warning-sign check: runs before matching, so symptoms that need a doctor are never answered with a tip.
 
-Patterns work on normalised text (see `faq.text.normalise`) and are deliberately broad: a false alarm
-costs a user one extra sentence, a miss could cost far more.
+The concepts (numbness, bladder control, pregnancy, blood thinners...) and the words that change what they
+mean are data, in the FAQ file's `safety:` section (`faq.models.Safety`). A concept is said in one of its
+phrasings; each phrasing is words on normalised text (lowercase, no punctuation, "can't" is "cant"):
+
+- ``word`` is that word; ``word*`` any word that starts so (``tingl*``: tingle, tingling);
+- ``a|b|c`` any one of these words (each may end in ``*``);
+- ``...`` up to three other words; ``_`` any one word; ``<n>`` a number (``<n>kg``: 10kg).
+
+A phrasing found in a message raises the flag unless its context says otherwise, read the way NegEx and
+medspaCy's ConText read clinical notes:
+
+- **negation** before it, within a few words, whose scope has not ended: "no fever" is set aside, but in
+  "nothing serious, no fall, but both legs tingle" the scope of "no" ends at "but" (or "and", "just",
+  "now"...), so the tingling counts. Pseudo-negations ("not sure", "no idea") negate nothing.
+- **passed**: a symptom that went away ("it went away once I stood up", "years ago"), unless the concept
+  counts in the past too (a history of cancer), or it came back ("again", "still").
+- **not the user**: the nearest subject before it is an animal or a thing ("my horse fell"), not "I" or "my";
+  or another person ("my aunt had cancer"), unless the message asks about their care ("can she", "his legs").
+- **ordinary use**: a phrase that uses the words in another sense ("fell asleep", "a heart attack at the
+  price", "on pins and needles").
+
+Messages come normalised, without punctuation, so scope ends are words, never commas. A false alarm costs a
+user one extra sentence, a miss could cost far more: the concepts are broad, the context rules narrow.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 from typing import Literal
 
-SEE_A_DOCTOR = "see-a-doctor"
+from faq.models import DEFAULT_FAQ_PATH, Faq, Safety, SafetyConcept
+
+SEE_A_DOCTOR = "see-a-doctor"  # the shipped FAQ's entries for the two roles (benchmarks and tests name them)
 CONTRAINDICATIONS = "contraindications"
 SafetyEntry = Literal["see-a-doctor", "contraindications"]
 
-# A negation just before a symptom ("no injury", "without fever") does not raise the flag, nor does one
-# before a pair of them ("no injury or accident", "without any fever or chills"), nor a wish to do without
-# ("to avoid surgery", "instead of an operation").
-_NEGATION = re.compile(
-    r"\b(?:no|not|never|without|dont|didnt|havent|hasnt|isnt|nor|avoid|avoiding|instead of|rather than"
-    r"|alternative to|alternatives to)\s+(?:\w+\s+)?(?:\w+\s+(?:or|nor)\s+(?:\w+\s+)?)?$"
-)
+GAP = 3  # words `...` may skip
+NEGATION_WINDOW = 5  # a negation reaches this many words ahead, unless its scope ends sooner
+PASSED_AFTER = 12  # a "went away" this many words after a symptom says it passed
+PASSED_BEFORE = 6  # "years ago I ..." this many words before
+SUBJECT_WINDOW = 6  # how far back to look for who the symptom belongs to
+
+_ALTERNATIVE = r"(?:_|<n>[a-z]*|[a-z0-9]+\*?)"
+_TOKEN = re.compile(rf"^(?:\.\.\.|{_ALTERNATIVE}(?:\|{_ALTERNATIVE})*)$")
+
+
+class PhrasingError(ValueError):
+    """A phrasing is not in the phrasing syntax."""
+
+
+def phrasing_error(phrasing: str) -> str | None:
+    """Return what is wrong with a phrasing, or None when it compiles."""
+    words = phrasing.split()
+    if not words:
+        return "is empty"
+    bad = [w for w in words if not _TOKEN.match(w)]
+    if bad:
+        return f"has {bad[0]!r}, which is not a word, word*, a|b, ..., _ or <n>"
+    if words[0] == "..." or words[-1] == "...":
+        return "starts or ends with '...'"
+    return None
+
+
+def _alternative(option: str) -> str:
+    if option == "_":
+        return r"\w+"
+    if option.startswith("<n>"):
+        return r"\d+" + re.escape(option[3:])
+    return re.escape(option[:-1]) + r"\w*" if option.endswith("*") else re.escape(option)
+
+
+def _word(token: str) -> str:
+    options = [_alternative(t) for t in token.split("|")]
+    return options[0] if len(options) == 1 else "(?:" + "|".join(options) + ")"
+
+
+def compile_phrasings(phrasings: tuple[str, ...]) -> re.Pattern[str] | None:
+    """Return one pattern matching any of the phrasings as whole words, or None for none."""
+    alternatives = []
+    for phrasing in phrasings:
+        problem = phrasing_error(phrasing)
+        if problem is not None:
+            msg = f"phrasing {phrasing!r} {problem}"
+            raise PhrasingError(msg)
+        out, gap = "", False
+        for token in phrasing.split():
+            if token == "...":  # noqa: S105  (a gap, not a password)
+                gap = True
+                continue
+            if out:
+                out += rf"(?: \w+){{0,{GAP}}} " if gap else " "
+            out += _word(token)
+            gap = False
+        alternatives.append(out)
+    if not alternatives:
+        return None
+    return re.compile(r"\b(?:" + "|".join(alternatives) + r")\b")
 
 
 @dataclass(frozen=True, slots=True)
 class SafetyFlag:
     """Why a message was routed to a safety entry."""
 
-    entry_id: SafetyEntry
+    entry_id: str
     reason: str
 
 
-def _p(*alternatives: str) -> re.Pattern[str]:
-    return re.compile(r"\b(?:" + "|".join(alternatives) + r")\b")
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """What the rules read in one message: the flag raised, if any, and the concepts set aside for context."""
+
+    flag: SafetyFlag | None
+    set_aside: tuple[tuple[str, str], ...] = ()  # (concept reason, why: negated, passed, not the user, ordinary)
+    spans: tuple[tuple[int, int], ...] = ()  # word ranges of each set-aside concept with the words that set it aside
+
+    def remainder(self, normalised: str) -> str:
+        """The message without the set-aside concepts and their cues: what it asks once those are read."""
+        drop = {i for first, last in self.spans for i in range(first, last + 1)}
+        return " ".join(w for i, w in enumerate(normalised.split(" ")) if i not in drop)
 
 
-RED_FLAGS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    (
-        "numbness or tingling",
-        _p(  # not "number"
-            r"numb(?!e?r)\w*",
-            r"tingl\w*",
-            r"pins and needles",
-            r"no feeling in",
-            r"cant feel my",
-            r"lost (?:the |all )?feeling",
-            r"no sensation",
-            r"dead leg",
-        ),
-    ),
-    (
-        "weakness in the legs",
-        _p(
-            r"(?:leg|legs|foot|feet|knee|knees)\s+(?:\w+\s+){0,3}(?:weak|weaker|wobbly|buckl\w*|giv\w* (?:out|way))",
-            r"weak\w*\s+(?:\w+\s+){0,2}(?:leg|legs|foot|feet|knees)",
-            r"foot drop",
-            r"(?:foot|leg) (?:\w+ )?drag\w*",
-            r"drag\w* my (?:foot|leg)",
-            r"cant lift my (?:foot|leg|toes)",
-            r"cant (?:walk|stand)",
-            r"(?:barely|hardly|struggl\w* to|trouble|difficulty|problems?) walk\w*",
-        ),
-    ),
-    (
-        "loss of bladder or bowel control",
-        _p(
-            r"bladder",
-            r"bowel\w*",
-            r"incontinen\w*",
-            r"(?:wet|peed|pooped|soiled) (?:myself|my pants|the bed)",
-            r"cant (?:control|hold) (?:my )?(?:pee|poo|poop|urine|wee)",
-            r"(?:cant|trouble|difficulty|problems?|struggl\w* to) (?:\w+ ){0,2}(?:pee|peeing|urinat\w*|wee|weeing)",
-            r"leak\w* (?:\w+\s+){0,3}(?:pee|urine|wee|poo|poop)",
-            r"(?:pee|peeing|urine|wee|poo|poop)\w* (?:\w+\s+){0,2}(?:leak\w*|accident\w*|by accident|myself)",
-            r"saddle",
-            r"groin",
-        ),
-    ),
-    (
-        "fever",
-        _p(
-            r"fever\w*",
-            r"feverish",
-            r"(?:high|running a|have a|got a|with a) (?:high )?temp(?:erature)?",
-            r"chills",
-            r"night sweats",
-            r"shiver\w*",
-            r"burning up",
-            r"temp(?:erature)? of \d+",
-            r"sweat\w* (?:at|in the|during the) night",
-            r"hot and cold",
-        ),
-    ),
-    (
-        "a recent fall or accident",
-        _p(
-            r"(?:i|we|just|recently)\s+fell(?! asleep)",
-            r"fell (?:down|off|over|from|on)",
-            r"(?:a|bad|the) fall\b(?! asleep)",
-            r"accident",
-            r"(?:car|bike|motorbike|motorcycle|cycling|ski|skiing) crash\w*",
-            r"crash\w* (?:my|into|the|a)",
-            r"slipp\w* (?:on|off|down|and)",
-            r"tripp\w* (?:on|over|and)",
-            r"landed (?:\w+\s+){0,2}(?:on|flat)",
-            r"collision",
-            r"whiplash",
-            r"came off (?:my|a|the) \w+",
-            r"rear ended",
-            r"tackled",
-            r"tumble",
-            r"hit (?:my back|the ground|the floor)",
-            r"(?:car|bike) wreck",
-            r"fender bender",
-            r"knocked (?:\w+ )?(?:down|over|off)",
-            r"hit by",
-            r"trauma",
-        ),
-    ),
-    (
-        "unexplained weight loss",
-        _p(
-            r"weight loss",
-            r"los(?:t|ing|e) (?:\w+\s+){0,3}(?:\d+\s*)?(?:weight|kg|kgs|kilos?|pounds|lbs|stone)",
-            r"dropp\w* (?:\w+\s+){0,3}(?:\d+\s*)?(?:weight|kg|kilos?|pounds|lbs)",
-        ),
-    ),
-    (
-        "chest pain",
-        _p(
-            r"chest\s+(?:\w+\s+){0,3}(?:pain|pains|ache|aching|tight\w*|pressure|hurts?|hurting)",
-            r"(?:pain|ache|aching|tight\w*|crush\w*|pressure|heav\w*|squeez\w*)\s+(?:\w+\s+){0,4}chest",
-            r"short(?:ness)? of breath",
-            r"breathless\w*",
-            r"(?:pain|ache|aching|hurts?)\s+(?:\w+\s+){0,8}left arm",
-            r"left arm (?:\w+ ){0,3}(?:pain|ache|aching|hurts?)",
-            r"(?:cant|struggl\w* to|hard to|trouble) (?:catch my )?breath\w*",
-        ),
-    ),
-    (
-        "severe or worsening pain",
-        _p(
-            r"getting worse",
-            r"gets worse",
-            r"worse (?:and worse|every|each|by the)",
-            r"more and more",
-            r"worsening",
-            r"unbearable",
-            r"excruciating",
-            r"agon(?:y|i\w*)",
-            r"severe",
-            r"worst (?:\w+ ){0,2}pain",
-            r"10 out of 10",
-            r"cant get out of bed",
-            r"(?:crying|scream\w*) (?:in|from|with) (?:the )?pain",
-            r"cant (?:sleep|move|get up) (?:\w+\s+){0,2}(?:pain|hurts?)",
-            r"nothing helps",
-        ),
-    ),
-    ("cancer history", _p(r"cancer", r"tumou?r")),
-)
-
-CONTRAINDICATION_FLAGS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    (
-        "pregnancy",
-        _p(
-            r"pregnan\w*",
-            r"expecting a baby",
-            r"(?:im|i am|were|we are|shes|she is) expecting",
-            r"baby on the way",
-            r"weeks (?:along|gone)",
-            r"trimester",
-        ),
-    ),
-    (
-        "blood clots",
-        _p(
-            r"blood clots?",
-            r"clots?",
-            r"clotting",
-            r"dvt",
-            r"thrombo\w*",
-            r"embolism",
-            r"swollen (?:calf|leg)",
-            r"(?:calf|leg) (?:is |feels |looks )?swollen",
-        ),
-    ),
-    (
-        "blood thinners",
-        _p(
-            r"blood thinn\w*",
-            r"thinners",
-            r"anticoagula\w*",
-            r"warfarin",
-            r"coumadin",
-            r"heparin",
-            r"eliquis",
-            r"apixaban",
-            r"xarelto",
-            r"rivaroxaban",
-            r"dabigatran",
-            r"clopidogrel",
-            r"plavix",
-        ),
-    ),
-    (
-        "a fracture",
-        _p(
-            r"fractur\w*",
-            r"broken (?:bone|bones|rib|ribs|back|spine|vertebra\w*|leg|arm|hip|wrist|pelvis|collarbone)",
-            r"broke my \w+",
-            r"crack\w* (?:\w+ ){0,2}(?:bone|bones|rib|ribs|vertebra\w*|spine|hip|wrist|pelvis|collarbone)",
-            r"hairline",
-        ),
-    ),
-    ("osteoporosis", _p(r"osteoporo\w*", r"osteopenia", r"brittle bones?", r"low bone density", r"thin bones")),
-    (
-        "an open wound or infection",
-        _p(
-            r"open wounds?",
-            r"wounds?(?! up)",
-            r"(?:open|deep|fresh|bad|big) (?:cut|gash|graze|sore)s?",
-            r"cuts? on (?:my|the|his|her|their) \w+",
-            r"(?:not|hasnt|havent|never|isnt|wont|didnt) (?:\w+ ){0,2}healed",
-            r"unhealed",
-            r"scabs?",
-            r"gash\w*",
-            r"infect\w*",
-            r"cellulitis",
-            r"shingles",
-            r"abscess\w*",
-            r"boils?",
-            r"rash",
-            r"burns?",
-            r"sunburn\w*",
-        ),
-    ),
-    (
-        # Surgery had, coming or healing; not surgery someone hopes massage spares them ("rather than an operation").
-        "recent surgery",
-        _p(
-            r"(?:had|have had|having|need|needs|needed|getting|got|scheduled for|waiting for|booked for|recovering"
-            r" from|after|since|post) (?:\w+ ){0,3}(?:surgery|surgeries|operation|operations|op)",
-            r"(?:surgery|operation|op) (?:\w+ ){0,3}(?:ago|last (?:week|month|year)|next (?:week|month))",
-            r"recent (?:\w+ )?(?:surgery|operation)",
-            r"stitches",
-            r"spinal fusion",
-            r"post op",
-            r"surgical (?:scar|wound|site)",
-        ),
-    ),
-    ("varicose veins", _p(r"varicose")),
-)
+@dataclass(frozen=True, slots=True)
+class _Concept:
+    entry_id: str
+    reason: str
+    phrasings: tuple[tuple[re.Pattern[str], bool], ...]  # each with: does it spell a negation itself?
+    counts_in_past: bool
 
 
-# Every pattern at once: most messages match none, and one search says so faster than one per pattern.
-_ANY = re.compile("|".join(pattern.pattern for _, pattern in (*RED_FLAGS, *CONTRAINDICATION_FLAGS)))
+class SafetyRules:
+    """The safety section of one FAQ, compiled; `check` and `read` take normalised text."""
+
+    def __init__(self, safety: Safety, warning_entry: str = SEE_A_DOCTOR, contra_entry: str = CONTRAINDICATIONS):
+        entry = {"warning_signs": warning_entry, "contraindications": contra_entry}
+        # Checked in file order, so the owner decides which concept speaks first (warning signs, mostly).
+        ordered: list[SafetyConcept] = list(safety.concepts)
+        context = safety.context
+        words = {w for n in context.negation if " " not in n for w in n.split("|")}  # single-word negations
+        self._concepts = [
+            _Concept(entry[c.role], c.reason, tuple(_phrasing(p, words) for p in c.phrasings), c.counts_in_past)
+            for c in ordered
+        ]
+        self._any = compile_phrasings(tuple(p for c in ordered for p in c.phrasings))
+        self._negation = compile_phrasings(context.negation)
+        self._pseudo = compile_phrasings(context.pseudo_negation)
+        self._scope_ends = frozenset(context.scope_ends)
+        self._passed = compile_phrasings(context.passed)
+        self._recurred = compile_phrasings(context.recurred)
+        self._ordinary = compile_phrasings(context.ordinary)
+        self._others = frozenset(context.not_the_user)
+        self._user = frozenset(context.the_user)
+        self._someone = frozenset(context.someone_else)
+        self._their_care = compile_phrasings(context.their_care)
+
+    @classmethod
+    def for_faq(cls, faq: Faq) -> SafetyRules:
+        """The rules of one FAQ, routed to its own safety entries."""
+        return cls(faq.safety, faq.roles.warning_signs, faq.roles.contraindications)
+
+    def check(self, normalised: str) -> SafetyFlag | None:
+        """Return the safety entry a message must get, or None; warning signs outrank contraindications."""
+        return self.read(normalised).flag
+
+    def read(self, normalised: str) -> Reading:
+        """Return the flag the message raises and the concepts its context set aside."""
+        if self._any is None or self._any.search(normalised) is None:
+            return Reading(None)
+        words = normalised.split(" ")
+        starts = _word_starts(normalised)
+        ordinary = _spans(self._ordinary, normalised, starts)
+        negations = self._negations(normalised, starts)
+        # "won't go away", "hasn't gone away": a negated passing is no passing.
+        passed = _spans(self._passed, normalised, starts)
+        passed = [p for p in passed if not any(0 < p[0] - n[1] <= 2 for n in negations)]
+        recurred = _spans(self._recurred, normalised, starts)
+        theirs = self._their_care is not None and self._their_care.search(normalised) is not None
+        aside: list[tuple[str, str]] = []
+        spans: list[tuple[int, int]] = []
+        for concept in self._concepts:
+            found_spans = sorted(
+                (starts[m.start()], starts[m.end() - 1], spells_negation)
+                for pattern, spells_negation in concept.phrasings
+                for m in pattern.finditer(normalised)
+            )
+            for first, last, spells_negation in found_spans:
+                inside = [] if spells_negation else [n for n in negations if first < n[0] and n[1] <= last]
+                if inside:  # "the pain isn't getting worse": a negation in the gap of the phrasing
+                    aside.append((concept.reason, "negated"))
+                    spans.append((first, last))
+                    continue
+                why = self._set_aside(words, first, last, concept, ordinary, negations, passed, recurred, theirs)
+                if why is None:
+                    return Reading(SafetyFlag(concept.entry_id, concept.reason), tuple(aside), tuple(spans))
+                aside.append((concept.reason, why[0]))
+                spans.append(why[1])
+        return Reading(None, tuple(aside), tuple(spans))
+
+    def _negations(self, text: str, starts: list[int]) -> list[tuple[int, int]]:
+        pseudo = _spans(self._pseudo, text, starts)
+        return [n for n in _spans(self._negation, text, starts) if not any(_overlap(n, p) for p in pseudo)]
+
+    def _set_aside(
+        self,
+        words: list[str],
+        first: int,
+        last: int,
+        concept: _Concept,
+        ordinary: list[tuple[int, int]],
+        negations: list[tuple[int, int]],
+        passed: list[tuple[int, int]],
+        recurred: list[tuple[int, int]],
+        theirs: bool,
+    ) -> tuple[str, tuple[int, int]] | None:
+        """Why a concept found at words first..last does not count, with the words that say so; or None."""
+        for span in ordinary:
+            if _overlap((first, last), span):
+                return "ordinary use", (min(first, span[0]), max(last, span[1]))
+        for start, end in negations:
+            if end < first and first - end <= NEGATION_WINDOW and not self._scope_ends & set(words[end + 1 : first]):
+                return "negated", (start, last)
+        if not concept.counts_in_past:
+            after = [s for s in passed if last < s[0] <= last + PASSED_AFTER]
+            before = [s for s in passed if s[1] < first and first - s[1] <= PASSED_BEFORE]
+            if (after or before) and not any(last < r[0] <= last + PASSED_AFTER + 4 for r in recurred):
+                return "passed", (min([first, *(s[0] for s in before)]), max([last, *(s[1] for s in after)]))
+        if self._user & set(words[first : last + 3]):
+            return None  # "my dog knocked me over": the user is in it
+        for i in range(first - 1, max(first - SUBJECT_WINDOW, 0) - 1, -1):
+            if words[i] in self._user:
+                break
+            if words[i] in self._others:
+                return "not the user", (i, last)
+            if words[i] in self._someone:
+                return None if theirs else ("someone else", (i, last))
+        return None
+
+
+def _phrasing(phrasing: str, negation_words: set[str]) -> tuple[re.Pattern[str], bool]:
+    pattern = compile_phrasings((phrasing,))
+    assert pattern is not None  # one valid phrasing compiles to one pattern
+    spells = any(option in negation_words for token in phrasing.split() for option in token.split("|"))
+    return pattern, spells
+
+
+def _word_starts(text: str) -> list[int]:
+    """For each character of `text`, the index of the word it belongs to (a space belongs to the next)."""
+    index, out = 0, []
+    for char in text:
+        out.append(index)
+        if char == " ":
+            index += 1
+            out[-1] = index
+    return out
+
+
+def _spans(pattern: re.Pattern[str] | None, text: str, starts: list[int]) -> list[tuple[int, int]]:
+    if pattern is None:
+        return []
+    return [(starts[m.start()], starts[m.end() - 1]) for m in pattern.finditer(text)]
+
+
+def _overlap(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    return a[0] <= b[1] and b[0] <= a[1]
+
+
+@cache
+def _shipped() -> SafetyRules:
+    from faq.loader import load_faq  # the loader imports this module: import it only when first needed
+
+    return SafetyRules.for_faq(load_faq(DEFAULT_FAQ_PATH))
 
 
 def check(normalised: str) -> SafetyFlag | None:
-    """Return the safety entry a message must get, or None; red flags outrank contraindications."""
-    if _ANY.search(normalised) is None:
-        return None
-    for table, entry_id in ((RED_FLAGS, SEE_A_DOCTOR), (CONTRAINDICATION_FLAGS, CONTRAINDICATIONS)):
-        for reason, pattern in table:
-            for found in pattern.finditer(normalised):
-                if not _NEGATION.search(normalised[: found.start()]):
-                    return SafetyFlag(entry_id=entry_id, reason=reason)  # type: ignore[arg-type]
-    return None
+    """The shipped FAQ's rules on one normalised message (code that holds an Faq uses SafetyRules.for_faq)."""
+    return _shipped().check(normalised)

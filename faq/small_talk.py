@@ -23,13 +23,17 @@ def _spellings(word: str) -> tuple[str, ...]:
     return (word, _RUN.sub(r"\1\1", word), _RUN.sub(r"\1", word))
 
 
-def small_talk_kind(talk: SmallTalk, text: str) -> SmallTalkKind | None:
-    """Return the kind of small talk `text` is, or None when it is anything else (a question, a warning sign)."""
+def small_talk_kind(talk: SmallTalk, text: str, rules: safety.SafetyRules | None = None) -> SmallTalkKind | None:
+    """Return the kind of small talk `text` is, or None when it is anything else (a question, a warning sign).
+
+    `rules` are the FAQ's warning-sign rules (`Matcher.safety`); without them, the shipped FAQ's.
+    """
+    check = safety.check if rules is None else rules.check
     if not talk.kinds:
         return None
     said = normalise(text, limit=200)
     words = said.split()
-    if not words or len(words) > talk.max_words or safety.check(said) is not None:
+    if not words or len(words) > talk.max_words or check(said) is not None:
         return None
     vocabulary = talk.vocabulary
     known: set[str] = set()

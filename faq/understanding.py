@@ -23,6 +23,7 @@ from faq.examples import OFF_TOPIC, Example, LabelledAnswers
 from faq.learned import LearnedLayer, Prediction, Progress, default_cache_dir
 from faq.matcher import ANSWER_SCORE, SUGGEST_SCORE, Matcher, MatchResult
 from faq.models import Faq
+from faq.text import normalise
 
 logger = logging.getLogger(__name__)
 
@@ -152,7 +153,17 @@ class Understanding:
             return lexical if english else replace(_decline(lexical), english=False)
         roles = self.faq.roles
         safety = (roles.warning_signs, roles.contraindications)
-        return decide(lexical, self.learned.predict(text), english, self.thresholds, safety)
+        normalised = normalise(text)
+        reading = self.lexical.safety.read(normalised)
+        if reading.set_aside:
+            # The rules read a warning sign here and set it aside for its context ("no numbness, just a stiff back",
+            # "it went away", "my horse fell"): reading context is their job. The learned layer reads what is left
+            # of the message, and its safety opinion is dropped.
+            rest = reading.remainder(normalised)
+            prediction = self.learned.predict(rest if len(rest.split()) >= 3 else text).without(safety)
+        else:
+            prediction = self.learned.predict(text)
+        return decide(lexical, prediction, english, self.thresholds, safety)
 
     def rank(self, text: str, limit: int = 10) -> list[str]:
         """Return entry ids that could answer `text`, best first (for inline mode); never raises."""

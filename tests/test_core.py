@@ -267,6 +267,17 @@ def test_the_new_entries_have_daily_tips() -> None:
     )
 
 
+async def test_every_benefits_answer_carries_the_warning_sign_check(conversation: Conversation) -> None:
+    """Each answer to "will massage help my back" and its neighbours ends with the one-line warning-sign check."""
+    reminder = FAQ.safety.reminder
+    assert reminder
+    for entry in FAQ.topic_entries(FAQ.roles.benefits):
+        (reply,) = (await conversation.on_button(USER, f"a:{entry.id}")).replies
+        assert reminder in check_reply(reply), entry.id
+    (typed,) = (await conversation.on_text(USER, "will massage help my back")).replies
+    assert reminder in check_reply(typed)
+
+
 async def test_suggest_tier_shape(conversation: Conversation) -> None:
     """An unclear question gets "Did you mean…" with one button per candidate and a Topics button."""
     question = next(

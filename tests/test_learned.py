@@ -10,16 +10,20 @@ import pytest
 from faq import embedding, language
 from faq.embedding import Embedder, ModelError
 from faq.examples import load_examples
+from faq.learned import Prediction
 from faq.loader import load_faq
-from faq.understanding import Understanding
+from faq.matcher import MatchResult
+from faq.models import Faq
+from faq.safety import CONTRAINDICATIONS, SEE_A_DOCTOR
+from faq.understanding import DEFAULT_THRESHOLDS, Understanding, decide
 
 
 @pytest.fixture(scope="module")
-def understanding(tmp_path_factory: pytest.TempPathFactory) -> Understanding:
-    """The combined reader, trained once for this module into a fresh cache folder."""
+def understanding() -> Understanding:
+    """The combined reader the bot uses, from the tests' shared cache (trained once per change of the data)."""
     faq = load_faq()
     examples = load_examples(Path(faq.path or "").with_name("examples.yaml"), faq)
-    return Understanding.build(faq, examples, cache_dir=tmp_path_factory.mktemp("cache"))
+    return Understanding.for_faq(faq, examples)
 
 
 def test_paraphrase_is_answered(understanding: Understanding) -> None:
@@ -72,3 +76,31 @@ def test_without_the_model_the_lexical_matcher_answers(tmp_path: Path, monkeypat
     reader = Understanding.build(load_faq(), (), cache_dir=tmp_path)
     assert reader.learned is None
     assert reader.match("does massage help with back pain").tier == "answer"
+
+
+def test_a_warning_sign_set_aside_by_its_context_gets_the_answer_it_asked_for(understanding: Understanding) -> None:
+    """'No numbness, no fever, just a stiff back' is about stiff muscles, not a doctor: the learned layer's
+    safety opinion does not override the rules' reading of the negation."""
+    result = understanding.match("no numbness, no fever, just a stiff lower back from gardening. would massage help?")
+    assert result.entry_id not in (SEE_A_DOCTOR, CONTRAINDICATIONS)
+    assert result.safety_reason is None
+
+
+def test_a_message_in_another_language_that_names_a_warning_sign_gets_the_safety_answer(
+    understanding: Understanding,
+) -> None:
+    """Spanish naming a blood thinner gets the contraindications answer; plain Spanish is marked not English."""
+    warned = understanding.match("me duele la espalda y tomo warfarin todos los dias, puedo recibir un masaje")
+    assert (warned.entry_id, warned.safety_reason) == (CONTRAINDICATIONS, "blood thinners")
+    plain = understanding.match("el masaje ayuda con el dolor de espalda por favor")
+    assert (plain.tier, plain.english) == ("none", False)
+
+
+def test_a_symptom_nothing_is_sure_of_goes_to_the_doctor(faq: Faq) -> None:
+    """When the learned layer leans to a warning sign but is sure of nothing, the answer is see-a-doctor,
+    not a decline or an unrelated entry."""
+    lexical = MatchResult("my legs feel odd", "suggest", "stiff-muscles", 48.0, suggestions=("stiff-muscles",))
+    unsure = Prediction(("see-a-doctor", "stiff-muscles", "off-topic"), (0.4, 0.35, 0.25))
+    safety = (faq.roles.warning_signs, faq.roles.contraindications)
+    result = decide(lexical, unsure, True, DEFAULT_THRESHOLDS, safety)
+    assert (result.tier, result.entry_id, result.safety_reason) == ("answer", "see-a-doctor", "unclear symptoms")

@@ -379,8 +379,8 @@ def test_a_file_without_small_talk_has_none() -> None:
 
 
 def test_small_talk_errors_name_the_kind_and_the_field(tmp_path: Path) -> None:
-    """A kind without words or reply, a duplicate kind, an unknown field and a warning-sign word are each
-    reported by name."""
+    """A kind without words or reply, a duplicate kind, an unknown field and a warning-sign word (of the file's
+    own safety section) are each reported by name."""
     broken = {
         "along": "you numb",
         "kinds": [
@@ -391,7 +391,8 @@ def test_small_talk_errors_name_the_kind_and_the_field(tmp_path: Path) -> None:
         "extra": "x",
     }
     path = tmp_path / "faq.yaml"
-    errors = [e.removeprefix(f"{path}: ") for e in errors_of(tmp_path, faq_yaml(small_talk=broken))]
+    numbness = {"concepts": [{"id": "numbness", "role": "warning_signs", "reason": "numbness", "says": ["numb"]}]}
+    errors = [e.removeprefix(f"{path}: ") for e in errors_of(tmp_path, faq_yaml(small_talk=broken, safety=numbness))]
 
     assert errors == [
         "small_talk: 'extra': is not a known field; they are along, kinds",

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from faq import safety
+from faq.loader import FaqError, parse_faq
 from faq.matcher import Matcher
+from faq.models import DEFAULT_FAQ_PATH, Faq
 from faq.text import normalise
 
 RED_FLAGS = {
@@ -233,3 +237,78 @@ def test_check_returns_none_for_ordinary_questions() -> None:
     """Ordinary massage questions raise no flag."""
     for message in ("is massage expensive", "can massage help me sleep", "how do i choose a therapist"):
         assert safety.check(normalise(message)) is None
+
+
+# ------------------------------------------------------------------------- context, read from the FAQ's data
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "nothing serious, no fall, but both legs tingle since Monday",
+        "no fever and my legs have gone numb",
+        "no numbness or anything, I just fell off my bike and my back aches",
+        "pins and needles in both feet that won't go away, and my back is stiff",
+        "my dog knocked me over and now my back really hurts",
+        "my mum is pregnant, can she have a back massage",
+        "I had cancer ten years ago, is massage ok for my back now",
+    ],
+)
+def test_context_that_does_not_cancel_a_warning_sign(matcher: Matcher, message: str) -> None:
+    """A negation whose scope ended, a symptom that stays, the user in the event, another person's care and a
+    past that counts still raise the flag."""
+    result = matcher.match(message)
+    assert result.safety_reason is not None, result
+
+
+@pytest.mark.parametrize(
+    ("message", "why"),
+    [
+        ("no numbness, no fever, just a stiff lower back from gardening", "negated"),
+        ("the pain isn't getting worse, can i get a massage", "negated"),
+        ("my leg went numb from sitting cross-legged but it went away once I stood up", "passed"),
+        ("broke my wrist 10 years ago, totally healed", "passed"),
+        ("my horse fell over at a jump last week", "not the user"),
+        ("my cat fell off the shelf and is limping a bit", "not the user"),
+        ("my uncle was just diagnosed with lung cancer, how do I support him", "someone else"),
+        ("I nearly had a heart attack at the price of a deep tissue massage", "ordinary use"),
+        ("why do we say on pins and needles", "ordinary use"),
+        ("I feel emotionally numb from work stress", "ordinary use"),
+    ],
+)
+def test_context_sets_a_concept_aside(matcher: Matcher, message: str, why: str) -> None:
+    """Negation, a symptom that passed, an animal or another person, and figurative use raise no flag, and
+    the reading says which context set the concept aside."""
+    reading = matcher.safety.read(normalise(message))
+    assert reading.flag is None
+    assert why in [w for _, w in reading.set_aside]
+    assert matcher.match(message).safety_reason is None
+
+
+def test_the_concepts_are_data_in_the_faq_file(faq: Faq, tmp_path: Path) -> None:
+    """A concept added to the FAQ file's safety section is caught, with its reason, in a message."""
+    text = DEFAULT_FAQ_PATH.read_text(encoding="utf-8").replace(
+        "  concepts:\n",
+        "  concepts:\n    - id: hiccups\n      role: warning_signs\n      reason: endless hiccups\n"
+        "      says: [hiccup* ... for days|weeks]\n",
+        1,
+    )
+    edited = parse_faq(text, tmp_path / "faq.yaml")
+    result = Matcher(edited).match("I have had hiccups for days and my back hurts")
+    assert (result.entry_id, result.safety_reason) == (edited.roles.warning_signs, "endless hiccups")
+    assert Matcher(faq).match("I have had hiccups for days and my back hurts").safety_reason is None
+
+
+def test_a_bad_safety_section_is_refused_naming_the_concept(tmp_path: Path) -> None:
+    """A phrasing outside the syntax and an unknown role are load errors that name the concept and field."""
+    text = DEFAULT_FAQ_PATH.read_text(encoding="utf-8").replace(
+        "  concepts:\n",
+        "  concepts:\n    - id: broken-one\n      role: emergencies\n      reason: something\n"
+        "      says: ['numb (arm)']\n",
+        1,
+    )
+    with pytest.raises(FaqError) as caught:
+        parse_faq(text, tmp_path / "faq.yaml")
+    errors = "\n".join(caught.value.errors)
+    assert "safety concept 'broken-one': field 'role' must be one of warning_signs, contraindications" in errors
+    assert "safety concept 'broken-one': field 'says': 'numb (arm)'" in errors
