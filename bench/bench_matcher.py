@@ -1,187 +1,196 @@
-"""Benchmark the FAQ matcher against a plain rapidfuzz baseline on the shipped FAQ.
+"""Benchmark the bot's reader (lexical + learned, faq/understanding.py) beside today's lexical matcher and
+beside the matcher as it stood at BASELINE_COMMIT, all measured in the same run.
 
-Run from the repository root: `python bench/bench_matcher.py` (a few seconds). Every figure for the project's
-Matcher is printed beside the baseline's, measured in the same run, and beside its target. Times are
-wall-clock, so a busy machine inflates them.
+Run from the repository root: `python bench/bench_matcher.py` (a minute or two, more on a cold cache).
 
-The baseline is what one would write first: `process.extractOne(q, every question and variant,
-scorer=fuzz.WRatio, processor=utils.default_process)`. It answers with the owner of the best phrasing when
-the score is at least BASELINE_CUTOFF (80) and declines below it; it has no safety check.
+- **Accuracy** on the blind sets of 2026-12-02 (A general, B personas, C adversarial safety), grouped as
+  `faq.evaluation.score` does: in-domain top-1, off-topic declined, warning signs, contraindications,
+  benign near-misses handled right. Those sets were measured blind once (first_learned.txt and
+  baseline_main_0f2d2d9.txt beside them); they have been development data since, so these figures are not
+  blind. The held-out sets in bench/data and tests/data/dev.yaml are in the examples file the learned layer
+  trains on, so they are reported only as a check that nothing broke.
+- **Time per question** on one core (onnxruntime with one thread), p50 and p99 over every message.
+- **Resident memory** and **warm start**: a fresh process loads the bot's Knowledge (FAQ, examples, model,
+  cached classifier) and answers the messages; its RSS then, its peak RSS (onnxruntime's session set-up
+  peaks above what it keeps) and the load time are read inside it. Telegram's libraries come on top in the
+  bot process (bench/bench_bot.py measures that).
 
-Queries: the dev set's messages repeated DEV_REPEATS times, then every question and variant, then every
-question and variant with one letter dropped (typo correction is the matcher's costliest step).
+The old matcher is run from a `git worktree add --detach` of BASELINE_COMMIT through its own
+`python -m faq match --jsonl`, with its own FAQ, so it is exactly what ran then.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
-import random
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
-
-import rapidfuzz
-import yaml
-from rapidfuzz import fuzz, process, utils
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from faq.evaluation import SAFETY_KIND, Case, load_cases, percent  # noqa: E402  (needs the path above)
-from faq.loader import parse_faq  # noqa: E402
+from faq.embedding import Embedder  # noqa: E402  (needs the path above)
+from faq.evaluation import Case, group_of, load_cases, percent, score  # noqa: E402
+from faq.examples import examples_path_for, load_examples  # noqa: E402
+from faq.learned import default_cache_dir  # noqa: E402
+from faq.loader import load_faq  # noqa: E402
 from faq.matcher import Matcher, MatchResult  # noqa: E402
-from faq.models import DEFAULT_FAQ_PATH, Faq  # noqa: E402
+from faq.models import DEFAULT_FAQ_PATH  # noqa: E402
+from faq.understanding import Understanding  # noqa: E402
 
-DEV_SET = ROOT / "tests" / "data" / "dev.yaml"
-BASELINE_CUTOFF = 80.0
-DEV_REPEATS = 5
-SEED = 20261125
-T = TypeVar("T")
+BASELINE_COMMIT = "0f2d2d94c91523425b21658e7984a54ab671f945"  # main before the learned layer
+BLIND = ROOT / "bench" / "data" / "blind-2026-12-02"
+SETS = ("A.yaml", "B.yaml", "C.yaml")
+DEV_SETS = (ROOT / "tests" / "data" / "dev.yaml", *sorted((ROOT / "bench" / "data").glob("holdout*.yaml")))
+TARGETS = {"in": 92.0, "out": 95.0, "warn": 100.0, "contra": 90.0, "benign": 85.0}
+TARGET_C_WARN = 90.0
+TARGET_MS = 15.0
+TARGET_RSS_MB = 250.0
+TARGET_WARM_S = 2.0
 
-TARGET_P99_SHIPPED_MS = 1.0
-
-@dataclass(frozen=True, slots=True)
-class Timings:
-    """Per-query times in milliseconds."""
-
-    p50: float
-    p99: float
-
-
-@dataclass(frozen=True, slots=True)
-class Accuracy:
-    """Dev-set accuracy for the three headline groups, in percent."""
-
-    in_domain: float
-    out_of_scope: float
-    red_flags: float
+_PROBE = """
+import json, sys, time
+sys.path.insert(0, {root!r})
+start = time.perf_counter()
+from bot.core import Knowledge
+from faq.models import DEFAULT_FAQ_PATH
+knowledge = Knowledge.load(DEFAULT_FAQ_PATH, learned={learned})
+loaded = time.perf_counter() - start
+for line in sys.stdin:
+    knowledge.match(line.rstrip("\\n"))
+status = dict(line.split(":", 1) for line in open("/proc/self/status").read().splitlines() if ":" in line)
+rss, peak = (int(status[key].split()[0]) / 1024 for key in ("VmRSS", "VmHWM"))  # VmHWM: this process's own peak
+print(json.dumps({{"load_s": loaded, "rss_mb": rss, "peak_mb": peak, "learned": knowledge.learned}}))
+"""
 
 
-class Baseline:
-    """extractOne over every phrasing with WRatio; answers at BASELINE_CUTOFF or above."""
+class Rows:
+    """Verdicts read back from `python -m faq match --jsonl` (the old code's own CLI)."""
 
-    def __init__(self, faq: Faq) -> None:
-        self.phrases = [p for e in faq.entries for p in (e.question, *e.variants)]
-        self.owner = [e.id for e in faq.entries for _ in (e.question, *e.variants)]
+    def __init__(self, rows: dict[str, MatchResult]) -> None:
+        self.rows = rows
 
     def match(self, text: str) -> MatchResult:
-        """Return the owner of the closest phrasing, or a decline below the cutoff."""
-        found = process.extractOne(text, self.phrases, scorer=fuzz.WRatio, processor=utils.default_process)
-        if found is None or found[1] < BASELINE_CUTOFF:
-            return MatchResult(text, "none", None, found[1] if found else 0.0)
-        return MatchResult(text, "answer", self.owner[found[2]], found[1])
+        """Return the verdict the old code gave `text`."""
+        return self.rows[text]
 
 
-def timed(build: Callable[[], T]) -> tuple[T, float]:
-    """Return what `build` returns and the seconds it took."""
-    start = time.perf_counter()
-    value = build()
-    return value, time.perf_counter() - start
+def old_matcher(messages: Sequence[str], commit: str) -> Rows | None:
+    """Run the matcher at `commit` on every message, from a detached worktree; None when git cannot."""
+    folder = Path(tempfile.mkdtemp(prefix="bench-old-"))
+    try:
+        subprocess.run(["git", "worktree", "add", "--detach", str(folder), commit],  # noqa: S607
+                       cwd=ROOT, check=True, capture_output=True)
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    try:
+        lines = [" ".join(m.split()) for m in messages]
+        done = subprocess.run(
+            [sys.executable, "-m", "faq", "match", "--jsonl"],
+            cwd=folder, input="\n".join(lines) + "\n", capture_output=True, text=True, check=True,
+        )
+        rows = {}
+        for message, line in zip(messages, done.stdout.splitlines(), strict=True):
+            r = json.loads(line)
+            rows[message] = MatchResult(message, r["tier"], r["id"], r["score"], tuple(r["suggestions"]))
+        return Rows(rows)
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(folder)], cwd=ROOT,  # noqa: S607
+                       check=False, capture_output=True)
 
 
-def time_queries(match: Callable[[str], MatchResult], queries: Sequence[str]) -> Timings:
-    """Run every query once, in order; return p50 and p99 in milliseconds."""
-    times: list[float] = []
-    for query in queries:
+def per_question_ms(match: Callable[[str], MatchResult], messages: Sequence[str]) -> tuple[float, float]:
+    """p50 and p99 in milliseconds, each message once, after one warm-up pass over the first few."""
+    for text in messages[:20]:
+        match(text)
+    times = []
+    for text in messages:
         start = time.perf_counter_ns()
-        match(query)
+        match(text)
         times.append((time.perf_counter_ns() - start) / 1e6)
-    cuts = statistics.quantiles(times, n=100, method="inclusive")
-    return Timings(p50=statistics.median(times), p99=cuts[98])
+    return statistics.median(times), statistics.quantiles(times, n=100, method="inclusive")[98]
 
 
-def accuracy(match: Callable[[str], MatchResult], cases: Sequence[Case]) -> Accuracy:
-    """Score a matcher on the dev set the way `faq.evaluation.evaluate` does."""
-    groups: dict[str, list[int]] = {"in": [0, 0], "out": [0, 0], "flags": [0, 0]}
-    for case in cases:
-        group = "out" if not case.expect else "flags" if case.kind == SAFETY_KIND else "in"
-        groups[group][0] += case.is_right(match(case.q))
-        groups[group][1] += 1
-    g = {k: (v[0], v[1]) for k, v in groups.items()}
-    return Accuracy(percent(g["in"]), percent(g["out"]), percent(g["flags"]))
+def probe(messages: Sequence[str], *, learned: bool) -> dict[str, float]:
+    """Load the bot's Knowledge in a fresh process and answer every message; return its load time and peak RSS."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE.format(root=str(ROOT), learned=learned)],
+        input="\n".join(" ".join(m.split()) for m in messages) + "\n",
+        capture_output=True, text=True, check=True, env=env,
+    )
+    result: dict[str, float] = json.loads(done.stdout.splitlines()[-1])
+    return result
 
 
-def row(label: str, ours: str, base: str, target: str = "", verdict: str = "") -> str:
-    """Format one table row."""
-    return f"  {label:<30}{ours:>12}{base:>12}   {target:<10}{verdict}"
+def fmt(tally: tuple[int, int] | None) -> str:
+    """'95.2 (99/104)', or '-' for a group the set lacks."""
+    return "-" if tally is None else f"{percent(tally):.1f} ({tally[0]}/{tally[1]})"
 
 
-def check(value: float, limit: float) -> str:
-    """Return 'ok' or 'MISSED' for a value that must not exceed `limit`."""
-    return "ok" if value <= limit else "MISSED"
+def main(argv: Sequence[str] | None = None) -> int:
+    """Measure and print the tables."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--baseline", default=BASELINE_COMMIT, help="git revision of the old matcher")
+    args = parser.parse_args(argv)
 
+    faq = load_faq(DEFAULT_FAQ_PATH)
+    examples = load_examples(examples_path_for(DEFAULT_FAQ_PATH), faq)
+    reader = Understanding.build(faq, examples, embedder=Embedder(threads=1), cache_dir=default_cache_dir())
+    if reader.learned is None:
+        print("the learned layer did not load; see the warning above", file=sys.stderr)
+        return 1
+    lexical = Matcher(faq)
+    blind = {name: load_cases(BLIND / name) for name in SETS}
+    dev: list[Case] = [c for path in DEV_SETS for c in load_cases(path)]
+    messages = [c.q for cases in blind.values() for c in cases]
+    old = old_matcher([*messages, *(c.q for c in dev)], args.baseline)
 
-def with_typo(text: str, rng: random.Random) -> str:
-    """Drop one letter from one word of five letters or more (or return `text` unchanged)."""
-    words = text.split()
-    long = [n for n, word in enumerate(words) if len(word) >= 5]
-    if not long:
-        return text
-    n = rng.choice(long)
-    cut = rng.randrange(1, len(words[n]) - 1)
-    words[n] = words[n][:cut] + words[n][cut + 1 :]
-    return " ".join(words)
+    readers: list[tuple[str, object]] = [("reader", reader), ("lexical", lexical)]
+    if old is not None:
+        readers.append((f"at {args.baseline[:7]}", old))
+    names = [n for n, _ in readers]
+    print(f"{len(faq.entries)} entries, {len(examples)} labelled examples; {os.cpu_count()} CPUs, "
+          f"load average {os.getloadavg()[0]:.1f}")
+    print("\nBlind sets of 2026-12-02 (development data since their first measurement), percent right:")
+    print(f"  {'set / group':<22}" + "".join(f"{n:>20}" for n in names) + "   target")
+    for name, cases in blind.items():
+        scores = [score(r, cases) for _, r in readers]  # type: ignore[arg-type]
+        for group in scores[0]:
+            target = TARGET_C_WARN if (name == "C.yaml" and group == "warn") else TARGETS.get(group)
+            label = f"{name[0]} {group}"
+            print(f"  {label:<22}" + "".join(f"{fmt(s.get(group)):>20}" for s in scores)
+                  + (f"   >= {target:g}" if target is not None else ""))
+    dev_scores = [score(r, dev) for _, r in readers]  # type: ignore[arg-type]
+    print(f"\nHeld-out and dev sets ({len(dev)} messages; in the examples file, so a check, not a measure):")
+    for group in dev_scores[0]:
+        print(f"  {group:<22}" + "".join(f"{fmt(s.get(group)):>20}" for s in dev_scores))
 
-
-def main() -> int:
-    """Run the benchmark and print the table."""
-    rng = random.Random(SEED)
-    ms, pct = "{:.3f} ms".format, "{:.1f}%".format
-
-    cases = load_cases(DEV_SET)
-    shipped_text = DEFAULT_FAQ_PATH.read_text(encoding="utf-8")
-    start = time.perf_counter()
-    faq = parse_faq(shipped_text, DEFAULT_FAQ_PATH)
-    parse_small = time.perf_counter() - start
-    matcher, index_ours = timed(lambda: Matcher(faq))
-    baseline, index_base = timed(lambda: Baseline(faq))
-    own = [p for e in faq.entries for p in (e.question, *e.variants)]
-    queries = [c.q for c in cases] * DEV_REPEATS + own
-    ours_small = time_queries(matcher.match, queries)
-    base_small = time_queries(baseline.match, queries)
-    acc_ours, acc_base = accuracy(matcher.match, cases), accuracy(baseline.match, cases)
-
-    typo_queries = [with_typo(p, rng) for p in own]
-    ours_typo = time_queries(matcher.match, typo_queries)
-    base_typo = time_queries(baseline.match, typo_queries)
-
-    lines = [
-        "Matcher vs baseline (extractOne over every phrasing, WRatio, default_process, "
-        f"answer at >= {BASELINE_CUTOFF:.0f})",
-        f"python {sys.version.split()[0]}, rapidfuzz {rapidfuzz.__version__}, PyYAML {yaml.__version__}, "
-        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end",
-        "",
-        row("", "Matcher", "baseline", "target"),
-        f"shipped FAQ: {len(faq.entries)} entries, {len(own)} phrasings; "
-        f"{len(queries)} queries (dev set x{DEV_REPEATS} + its own phrasings)",
-        row("parse + validate (shared)", f"{parse_small * 1000:.1f} ms", f"{parse_small * 1000:.1f} ms"),
-        row("index", f"{index_ours * 1000:.1f} ms", f"{index_base * 1000:.1f} ms"),
-        row("p50 per query", ms(ours_small.p50), ms(base_small.p50)),
-        row(
-            "p99 per query",
-            ms(ours_small.p99),
-            ms(base_small.p99),
-            f"<= {TARGET_P99_SHIPPED_MS:g} ms",
-            check(ours_small.p99, TARGET_P99_SHIPPED_MS),
-        ),
-        row("dev in-domain top-1", pct(acc_ours.in_domain), pct(acc_base.in_domain)),
-        row("dev out-of-scope declined", pct(acc_ours.out_of_scope), pct(acc_base.out_of_scope)),
-        row("dev red flags", pct(acc_ours.red_flags), pct(acc_base.red_flags)),
-        f"  {len(typo_queries)} of its own phrasings with one letter dropped",
-        row("p50 per query", ms(ours_typo.p50), ms(base_typo.p50)),
-        row(
-            "p99 per query",
-            ms(ours_typo.p99),
-            ms(base_typo.p99),
-            f"<= {TARGET_P99_SHIPPED_MS:g} ms",
-            check(ours_typo.p99, TARGET_P99_SHIPPED_MS),
-        ),
-    ]
-    print("\n".join(lines))
+    p50, p99 = per_question_ms(reader.match, messages)
+    l50, l99 = per_question_ms(lexical.match, messages)
+    print(f"\nPer question, one core, {len(messages)} messages:   reader        lexical     target")
+    print(f"  p50                                    {p50:6.2f} ms    {l50:6.2f} ms")
+    print(f"  p99                                    {p99:6.2f} ms    {l99:6.2f} ms    <= {TARGET_MS:g} ms "
+          f"{'ok' if p99 <= TARGET_MS else 'MISSED'}")
+    learned_probe = probe(messages, learned=True)
+    lexical_probe = probe(messages, learned=False)
+    rss, rss_base = learned_probe["rss_mb"], lexical_probe["rss_mb"]
+    peak, peak_base = learned_probe["peak_mb"], lexical_probe["peak_mb"]
+    warm, warm_base = learned_probe["load_s"], lexical_probe["load_s"]
+    print("\nA fresh process: the bot's Knowledge, then every message")
+    print(f"  resident memory after the messages     {rss:6.0f} MB     {rss_base:6.0f} MB    <= {TARGET_RSS_MB:g} MB "
+          f"{'ok' if rss <= TARGET_RSS_MB else 'MISSED'}")
+    print(f"  peak resident memory (during start)    {peak:6.0f} MB     {peak_base:6.0f} MB")
+    print(f"  warm start (imports + load + train)    {warm:6.2f} s      {warm_base:6.2f} s     <= {TARGET_WARM_S:g} s "
+          f"{'ok' if warm <= TARGET_WARM_S else 'MISSED'}")
+    counts = {g: sum(1 for c in dev if group_of(c) == g) for g in ("in", "out", "warn")}
+    print(f"\n(dev groups: {counts})")
     return 0
 
 
