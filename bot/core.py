@@ -23,6 +23,7 @@ from bot.background import in_background_thread
 from bot.callbacks import DAILY_PRESETS, Press
 from bot.render import button_label, esc, fit
 from bot.storage import ReviewLabel, Store
+from faq.embedding import Embedder
 from faq.examples import OFF_TOPIC, Example, ExamplesError, LabelledAnswers, examples_path_for, load_examples
 from faq.loader import FaqError, load_faq
 from faq.matcher import Matcher, MatchResult
@@ -204,6 +205,12 @@ class Knowledge:
         return Knowledge(self.faq, self.material, examples, self.reader, self.file_examples, retrain=False)
 
     @property
+    def embedder(self) -> Embedder | None:
+        """The learned layer's sentence embedder (the review queue groups by it), or None without the layer."""
+        learned = self.reader.learned
+        return None if learned is None else learned.embedder
+
+    @property
     def retrained(self) -> bool:
         """True when the learned layer has been trained on every example in use."""
         return self.reader.trained_on == self.reader.examples
@@ -288,6 +295,7 @@ class Conversation:
         self._labels_loaded = False
         self._relabel = asyncio.Lock()  # one rebuild with examples at a time, in label order
         self._retraining: asyncio.Task[None] | None = None  # the learned layer catching up with the labels
+        self._vectors: dict[str, review.Vector] = {}  # sentence embeddings of the queued texts, by norm
 
     @property
     def faq(self) -> Faq:
@@ -844,8 +852,19 @@ class Conversation:
     async def _queue(self) -> list[review.Group]:
         candidates = await self.store.review_candidates(review.LOW_CONFIDENCE)
         decided = [label.norm for label in await self.store.review_labels()]
+        vectors = None
+        embedder = self.knowledge.embedder
+        if embedder is not None:
+            # Each queued text is embedded once (a first /review of 2,000 new texts takes seconds): at low
+            # priority, so answers come first. Without vectors the groups are the matcher's alone.
+            try:
+                vectors = await in_background_thread(
+                    lambda known: review.embed_new(candidates, decided, known, embedder.embed), self._vectors
+                )
+            except Exception:
+                logger.exception("cannot embed the review queue; grouping it by the matcher alone")
         # Grouping 2,000 questions takes a few tenths of a second: off the event loop, so answers never wait.
-        return await asyncio.to_thread(review.build_queue, candidates, decided, self.knowledge.matcher)
+        return await asyncio.to_thread(review.build_queue, candidates, decided, self.knowledge.matcher, vectors)
 
     async def _review_reply(self, notice: str = "", *, edit: bool = False) -> Reply:
         groups = await self._queue()

@@ -16,10 +16,12 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
 from rapidfuzz import fuzz
 
 from bot.storage import ReviewCandidate, ReviewLabel, Store
@@ -28,10 +30,14 @@ from faq.matcher import ANSWER_SCORE, Matcher
 from faq.models import Faq
 from faq.text import normalise
 
+Vector = npt.NDArray[np.float32]
 SKIP = ":skip"
 UNCOVERED = ":uncovered"  # "Other entry…" with no fitting entry: a new entry for the owner to write
 LOW_CONFIDENCE = ANSWER_SCORE + 6  # answers scored below this are worth a look
 MERGE_RATIO = 75.0
+EMBEDDING_MERGE = 0.8  # cosine of near-paraphrases ("should i shower before a massage" / "do i need to take a
+# shower before my massage" 0.95, "how much does a massage cost" / "is massage expensive" 0.85); looser
+# neighbours ("can i bring my dog" / "...my puppy along") stay apart at 0.69: a wrong merge mislabels
 EXAMPLES_PER_GROUP = 3
 GUESSES = 3
 
@@ -70,22 +76,43 @@ class Group:
         return list(self.norms.values())[:EXAMPLES_PER_GROUP]
 
 
-def build_queue(candidates: Sequence[ReviewCandidate], decided: Iterable[str], matcher: Matcher) -> list[Group]:
-    """Group the undecided candidates (newest first in) and return the groups, most frequent first."""
+def undecided(candidates: Sequence[ReviewCandidate], decided: Iterable[str]) -> dict[str, list[ReviewCandidate]]:
+    """The candidates no decision covers yet, by normalised text (each list newest first, as given)."""
     done = set(decided)
     by_norm: dict[str, list[ReviewCandidate]] = {}
     for c in candidates:
         n = norm(c.text)
         if n and n not in done:
             by_norm.setdefault(n, []).append(c)
+    return by_norm
+
+
+def build_queue(
+    candidates: Sequence[ReviewCandidate],
+    decided: Iterable[str],
+    matcher: Matcher,
+    vectors: Mapping[str, Vector] | None = None,
+) -> list[Group]:
+    """Group the undecided candidates (newest first in) and return the groups, most frequent first.
+
+    Two messages share a group when the matcher's top entry is the same and their words are close, or, given
+    `vectors` (normalised text -> unit sentence embedding, from the learned layer's model), when their
+    embeddings are close (cosine EMBEDDING_MERGE or more) whatever their words.
+    """
     groups: list[Group] = []
-    for n, rows in sorted(by_norm.items(), key=lambda item: (-len(item[1]), -item[1][0].id)):
+    for n, rows in sorted(undecided(candidates, decided).items(), key=lambda item: (-len(item[1]), -item[1][0].id)):
         ranked = matcher.rank(rows[0].text)
         top = ranked[0] if ranked else rows[0].entry_id
-        home = next(
-            (g for g in groups if g.top_entry == top and fuzz.token_set_ratio(n, next(iter(g.norms))) >= MERGE_RATIO),
-            None,
-        )
+        mine = None if vectors is None else vectors.get(n)
+
+        def close(g: Group, n: str = n, top: str | None = top, mine: Vector | None = mine) -> bool:
+            first = next(iter(g.norms))
+            if g.top_entry == top and fuzz.token_set_ratio(n, first) >= MERGE_RATIO:
+                return True
+            theirs = None if vectors is None else vectors.get(first)
+            return mine is not None and theirs is not None and float(mine @ theirs) >= EMBEDDING_MERGE
+
+        home = next((g for g in groups if close(g)), None)
         if home is None:
             home = Group(key=rows[0].id, top_entry=top, guesses=tuple(ranked[:GUESSES]))
             groups.append(home)
@@ -96,6 +123,27 @@ def build_queue(candidates: Sequence[ReviewCandidate], decided: Iterable[str], m
         home.key = max(home.key, rows[0].id)
     groups.sort(key=lambda g: -g.size)
     return groups
+
+
+def embed_new(
+    candidates: Sequence[ReviewCandidate],
+    decided: Iterable[str],
+    known: dict[str, Vector],
+    embed: Callable[[Sequence[str]], npt.NDArray[np.float32]],
+) -> dict[str, Vector]:
+    """Return the sentence embeddings of the undecided candidates, embedding only texts `known` lacks.
+
+    `known` is updated (and pruned to the candidates), so each text is embedded once while it is in the queue.
+    Blocking: call it off the event loop.
+    """
+    by_norm = undecided(candidates, decided)
+    new = [n for n in by_norm if n not in known]
+    if new:
+        for n, vector in zip(new, embed([by_norm[n][0].text for n in new]), strict=True):
+            known[n] = vector
+    for n in [n for n in known if n not in by_norm]:
+        del known[n]
+    return {n: known[n] for n in by_norm}
 
 
 @dataclass(frozen=True, slots=True)

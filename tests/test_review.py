@@ -190,3 +190,31 @@ async def test_a_label_answers_at_once_and_retraining_carries_it_to_other_wordin
     finally:
         await restarted.drain()
         await store.close()
+
+
+BATHE = "do i need to bathe first before getting a massage"  # a "did you mean": in the queue too
+
+
+async def test_paraphrases_in_other_words_are_one_group_by_their_embeddings(tmp_path: Path) -> None:
+    """Two wordings of one question that share few words are one group of 2, and one label answers both."""
+    admin = Sender(1, 1, is_admin=True)
+    store = await Store.open(tmp_path / "bot.sqlite3")
+    conversation = Conversation(Knowledge.load(DEFAULT_FAQ_PATH), store)
+    try:
+        await conversation.on_text(Sender(2, 2), SHOWER)
+        await conversation.on_text(Sender(3, 3), BATHE)
+        await conversation.on_text(Sender(4, 4), "whats the best pizza in town")
+        screen = await conversation.on_command(admin, "review")
+        text = screen.replies[0].text
+        assert "2 group(s), 3 message(s)" in text
+        assert f"This group: asked 2 time(s)</b>\n• {BATHE}\n• {SHOWER}\n" in text
+        topics = await conversation.on_button(admin, button(screen, "📚 Other entry…"))
+        practical = await conversation.on_button(admin, button(topics, "Practical questions"))
+        pressed = await conversation.on_button(admin, button(practical, "What happens at a first massage session?"))
+        assert pressed.replies[0].text.startswith("✅ 2 message(s) labelled")
+        for wording in (SHOWER, BATHE):
+            reply = await conversation.on_text(Sender(5, 5), wording)
+            assert answer(reply) == "<b>What happens at a first massage session?</b>"
+    finally:
+        await conversation.drain()
+        await store.close()
