@@ -300,12 +300,20 @@ def due_deliveries(
     """
     now = _require_aware(now, "now")
     due: list[tuple[datetime, int, Subscription, date]] = []
+    # Subscribers due together share zones and times: work each zone's date and each instant out once.
+    today_in: dict[str, date] = {}
+    instants: dict[tuple[str, str, date], datetime] = {}
     for sub in subs:
         if not sub.active:
             continue
         try:
-            today = now.astimezone(ZoneInfo(sub.timezone)).date()
-            instant = due_instant(sub, today)
+            today = today_in.get(sub.timezone)
+            if today is None:
+                today = today_in[sub.timezone] = now.astimezone(schedule.zone(sub.timezone)).date()
+            key = (sub.local_time, sub.timezone, today)
+            instant = instants.get(key)
+            if instant is None:
+                instant = instants[key] = due_instant(sub, today)
         except (ZoneInfoNotFoundError, ValueError):
             # One bad row must not stop everyone else's tip.
             logger.warning(

@@ -7,7 +7,16 @@ subscription's next due moment) and the scheduler (bot/daily.py) share one defin
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
+
+ZONES_KEPT = 1024  # more than the IANA database has zones
+
+
+@lru_cache(maxsize=ZONES_KEPT)
+def zone(name: str) -> ZoneInfo:
+    """Return the ZoneInfo for `name`, kept: zoneinfo's own cache holds only a few strongly, and rereads the file."""
+    return ZoneInfo(name)
 
 
 def wall_time(local_time: str) -> time:
@@ -21,22 +30,22 @@ def wall_time(local_time: str) -> time:
 
 def due_at(local_time: str, timezone: str, local_date: date) -> datetime:
     """Return the UTC instant at which `local_time` occurs on `local_date` in `timezone`."""
-    zone = ZoneInfo(timezone)
+    tz = zone(timezone)
     # fold=0: an ambiguous time (clocks going back) is taken at its first occurrence, and a time that
     # the clocks skip is read with the offset before the jump, landing as far past the gap as it was
     # into it (Berlin 02:30 on the spring-forward day -> 03:30 CEST).
-    instant = datetime.combine(local_date, wall_time(local_time), tzinfo=zone).astimezone(UTC)
-    if instant.astimezone(zone).date() != local_date:
+    instant = datetime.combine(local_date, wall_time(local_time), tzinfo=tz).astimezone(UTC)
+    if instant.astimezone(tz).date() != local_date:
         # The gap ran past midnight (Greenland springs forward at 23:00): no later wall time exists on
         # that date, so deliver in its last minute rather than owe a tip to a day that has ended.
-        next_midnight = datetime.combine(local_date + timedelta(days=1), time(0), tzinfo=zone)
+        next_midnight = datetime.combine(local_date + timedelta(days=1), time(0), tzinfo=tz)
         instant = next_midnight.astimezone(UTC) - timedelta(minutes=1)
     return instant
 
 
 def first_due(local_time: str, timezone: str, since: datetime) -> datetime:
     """Return the first due instant at or after `since` (aware): today's if it is still ahead, else a later day's."""
-    day = since.astimezone(ZoneInfo(timezone)).date()
+    day = since.astimezone(zone(timezone)).date()
     # Two days always suffice but for a zone that turns its clocks back across midnight; four is safe.
     for offset in range(4):
         instant = due_at(local_time, timezone, day + timedelta(days=offset))
