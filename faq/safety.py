@@ -116,6 +116,7 @@ class Reading:
     flag: SafetyFlag | None
     set_aside: tuple[tuple[str, str], ...] = ()  # (concept reason, why: negated, passed, not the user, ordinary)
     spans: tuple[tuple[int, int], ...] = ()  # word ranges of each set-aside concept with the words that set it aside
+    passed: bool = False  # the message says something passed ("the pain went away"), whatever it was
 
     def remainder(self, normalised: str) -> str:
         """The message without the set-aside concepts and their cues: what it asks once those are read."""
@@ -154,6 +155,7 @@ class SafetyRules:
         self._others = frozenset(context.not_the_user)
         self._user = frozenset(context.the_user)
         self._someone = frozenset(context.someone_else)
+        self._clause_ends = self._scope_ends - self._user  # "but", "now": not "I", which starts most clauses
         self._their_care = compile_phrasings(context.their_care)
 
     @classmethod
@@ -168,14 +170,12 @@ class SafetyRules:
     def read(self, normalised: str) -> Reading:
         """Return the flag the message raises and the concepts its context set aside."""
         if self._any is None or self._any.search(normalised) is None:
-            return Reading(None)
+            return Reading(None, passed=self._says_passed(normalised))
         words = normalised.split(" ")
         starts = _word_starts(normalised)
         ordinary = _spans(self._ordinary, normalised, starts)
         negations = self._negations(normalised, starts)
-        # "won't go away", "hasn't gone away": a negated passing is no passing.
-        passed = _spans(self._passed, normalised, starts)
-        passed = [p for p in passed if not any(0 < p[0] - n[1] <= 2 for n in negations)]
+        passed = self._passings(normalised, starts, negations)
         recurred = _spans(self._recurred, normalised, starts)
         theirs = self._their_care is not None and self._their_care.search(normalised) is not None
         aside: list[tuple[str, str]] = []
@@ -197,7 +197,19 @@ class SafetyRules:
                     return Reading(SafetyFlag(concept.entry_id, concept.reason), tuple(aside), tuple(spans))
                 aside.append((concept.reason, why[0]))
                 spans.append(why[1])
-        return Reading(None, tuple(aside), tuple(spans))
+        return Reading(None, tuple(aside), tuple(spans), passed=bool(passed) and not recurred)
+
+    def _says_passed(self, normalised: str) -> bool:
+        """True when the message says something passed, and nothing negates that or says it came back."""
+        if self._passed is None or self._passed.search(normalised) is None:
+            return False
+        starts = _word_starts(normalised)
+        negations = self._negations(normalised, starts)
+        return bool(self._passings(normalised, starts, negations)) and not _spans(self._recurred, normalised, starts)
+
+    def _passings(self, text: str, starts: list[int], negations: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        """Where the message says something passed; "won't go away", "hasn't gone away" are no passing."""
+        return [p for p in _spans(self._passed, text, starts) if not any(0 < p[0] - n[1] <= 2 for n in negations)]
 
     def _negations(self, text: str, starts: list[int]) -> list[tuple[int, int]]:
         pseudo = _spans(self._pseudo, text, starts)
@@ -224,7 +236,11 @@ class SafetyRules:
                 return "negated", (start, last)
         if not concept.counts_in_past:
             after = [s for s in passed if last < s[0] <= last + PASSED_AFTER]
-            before = [s for s in passed if s[1] < first and first - s[1] <= PASSED_BEFORE]
+            before = [  # "years ago I broke my wrist"; but not "the pain settled but now my legs are numb"
+                s
+                for s in passed
+                if 0 < first - s[1] <= PASSED_BEFORE and not self._clause_ends & set(words[s[1] + 1 : first])
+            ]
             if (after or before) and not any(last < r[0] <= last + PASSED_AFTER + 4 for r in recurred):
                 return "passed", (min([first, *(s[0] for s in before)]), max([last, *(s[1] for s in after)]))
         if self._user & set(words[first : last + 3]):

@@ -161,6 +161,9 @@ class Understanding:
             # of the message, and its safety opinion is dropped.
             rest = reading.remainder(normalised)
             prediction = self.learned.predict(rest if len(rest.split()) >= 3 else text).without(safety)
+        elif reading.passed:
+            # "The pain went away after a couple of days": whatever it was has passed, so it is no warning sign.
+            prediction = self.learned.predict(text).without(safety)
         else:
             prediction = self.learned.predict(text)
         return decide(lexical, prediction, english, self.thresholds, safety)

@@ -104,3 +104,9 @@ def test_a_symptom_nothing_is_sure_of_goes_to_the_doctor(faq: Faq) -> None:
     safety = (faq.roles.warning_signs, faq.roles.contraindications)
     result = decide(lexical, unsure, True, DEFAULT_THRESHOLDS, safety)
     assert (result.tier, result.entry_id, result.safety_reason) == ("answer", "see-a-doctor", "unclear symptoms")
+
+
+def test_a_symptom_that_passed_is_no_warning_sign(understanding: Understanding) -> None:
+    """'The pain went away after a few days' rest' asks how often to book, not whether to see a doctor."""
+    result = understanding.match("the pain went away after a couple of days rest. how often should I get a massage?")
+    assert result.entry_id not in (SEE_A_DOCTOR, CONTRAINDICATIONS)

@@ -252,6 +252,7 @@ def test_check_returns_none_for_ordinary_questions() -> None:
         "my dog knocked me over and now my back really hurts",
         "my mum is pregnant, can she have a back massage",
         "I had cancer ten years ago, is massage ok for my back now",
+        "the pain settled down but now both my legs are numb",
     ],
 )
 def test_context_that_does_not_cancel_a_warning_sign(matcher: Matcher, message: str) -> None:
