@@ -4,8 +4,8 @@ SQLite is the source of truth, not in-memory jobs: every run asks the store whic
 have no delivery for their local date yet, so a restart (even after SIGKILL) simply picks up where the
 last run stopped, and a tip that fell due while the bot was down goes out at start, the same local day.
 
-At most once: each tip is recorded (committed) before it is sent, and released again only when the send
-certainly failed. A tip that cannot be recorded is never sent, so a database that cannot be written
+At most once: each tip is recorded (committed) when its turn to be sent has come, just before the send,
+and released again when the send certainly failed or the pass is stopped before it. A tip that cannot be recorded is never sent, so a database that cannot be written
 (a full disk, a read-only filesystem) cannot make the bot repeat itself, in this process or after a
 restart. The price: if the process dies between the commit and Telegram's answer, or a failed send cannot
 be released because the store just broke, that user misses that day's tip. See README "Daily tips when
