@@ -312,6 +312,18 @@ async def test_running_twice_sends_no_duplicate(
     assert len(outbox.sent) == 1
 
 
+async def test_moving_the_time_later_the_same_day_sends_no_second_tip(
+    delivery: DailyDelivery, store: Store, outbox: Outbox, clock: Clock
+) -> None:
+    """A user who got today's 08:00 tip and then asks for 10:00 gets nothing more today, and 10:00 tomorrow."""
+    await subscribe(store, 1, "08:00", "UTC", utc(2026, 1, 14, 12))
+    await run_between(delivery, clock, utc(2026, 1, 15, 7, 55), utc(2026, 1, 15, 8, 5))
+    await subscribe(store, 1, "10:00", "UTC", utc(2026, 1, 15, 9))
+    await run_between(delivery, clock, utc(2026, 1, 15, 9), utc(2026, 1, 16, 10, 5), step=timedelta(minutes=7))
+    assert [s.at for s in outbox.sent] == [utc(2026, 1, 15, 8), utc(2026, 1, 16, 10, 5)]  # the first pass after 10:00
+    assert [d.local_date for d in await store.deliveries(1)] == [date(2026, 1, 15), date(2026, 1, 16)]
+
+
 async def test_overlapping_passes_send_no_duplicate(
     delivery: DailyDelivery, store: Store, outbox: Outbox, clock: Clock
 ) -> None:
