@@ -12,7 +12,9 @@ probability >= t:
 - false alarms: other messages (entries and off-topic) flagged.
 
 The threshold printed last maximises caught rate minus false-alarm rate (Youden's J), ties to the higher
-threshold. It is measured on the examples file only, never on a set reported as blind.
+threshold, among those whose false alarms stay within MAX_FALSE_ALARMS of ordinary messages: a see-a-doctor
+answer to every hundredth ordinary question ("should I shower before a massage?") would teach people to
+ignore it. It is measured on the examples file only, never on a set reported as blind.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from faq.understanding import DEFAULT_THRESHOLDS  # noqa: E402
 
 FOLDS = 5
 SEED = 20261202
+MAX_FALSE_ALARMS = 0.01
 GRID = [round(0.3 + 0.05 * i, 2) for i in range(14)]  # 0.30 .. 0.95
 
 
@@ -79,9 +82,10 @@ def main() -> int:
         j = caught / max(positives, 1) - alarms / max(negatives, 1)
         print(f"  {t:>9.2f}  {caught:>5}/{positives:<4} {100 * caught / max(positives, 1):4.0f}%"
               f"  {alarms:>5}/{negatives:<4} {100 * alarms / max(negatives, 1):4.1f}%  {j:6.3f}")
-        if j >= best_j:
+        if j >= best_j and alarms / max(negatives, 1) <= MAX_FALSE_ALARMS:
             best_t, best_j = t, j
-    print(f"\npicked: {best_t:.2f} (J {best_j:.3f}); in use: Thresholds.safety = {DEFAULT_THRESHOLDS.safety}")
+    cap = f"false alarms <= {MAX_FALSE_ALARMS:.0%}"
+    print(f"\npicked: {best_t:.2f} (J {best_j:.3f}, {cap}); in use: Thresholds.safety = {DEFAULT_THRESHOLDS.safety}")
     return 0
 
 

@@ -93,7 +93,6 @@ class _Tally:
     skipped: int = 0
     retried: int = 0
     blocked_chats: set[int] = field(default_factory=set)
-    abandoned: list[BroadcastItem] = field(default_factory=list)  # claimed, not on its way, when cancelled
 
     def add(self, outcome: _Outcome) -> None:
         """Count one finished item."""
@@ -105,15 +104,6 @@ class _Tally:
             self.skipped += 1
         else:
             self.failed += 1
-
-
-@dataclass(slots=True)
-class _ClaimState:
-    """Whether one item has been claimed (`done`), its claim declined (never sent), or a send is under way."""
-
-    done: bool
-    declined: bool = False
-    sending: bool = False
 
 
 @dataclass(slots=True)
@@ -218,8 +208,6 @@ class Broadcaster:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            for item in tally.abandoned:
-                await self._notify(self._on_unsent, item, item.chat_id, "on_unsent")
         result = BroadcastResult(
             sent=tally.sent,
             blocked=tally.blocked,
@@ -250,21 +238,23 @@ class Broadcaster:
                 tally.add(_Outcome.FAILED)
 
     async def _deliver(self, item: BroadcastItem, tally: _Tally) -> _Outcome:
-        """Send one item (claimed at its first attempt); a claimed item that did not go out goes to `on_unsent`."""
-        claim = _ClaimState(done=self._claim is None)
-        try:
-            outcome = await self._send_claimed(item, tally, claim)
-        except asyncio.CancelledError:
-            # Stopped between attempts (a flood-control pause, a network back-off): nothing is on its way,
-            # so `broadcast` hands the claim back. Stopped during a send, the message may arrive: it stays.
-            if self._claim is not None and claim.done and not claim.sending:
-                tally.abandoned.append(item)
-            raise
-        if claim.done and outcome in (_Outcome.BLOCKED, _Outcome.FAILED):
+        """Claim and send one item; a claimed item that did not go out is handed to `on_unsent`."""
+        if item.chat_id in tally.blocked_chats:
+            return _Outcome.BLOCKED  # a second item for a chat that just blocked us: don't knock again
+        if self._claim is not None:
+            try:
+                claimed = await self._claim(item)
+            except Exception:
+                logger.exception("claim failed for chat %s; not sent", item.chat_id)
+                claimed = False
+            if not claimed:
+                return _Outcome.SKIPPED
+        outcome = await self._send_claimed(item, tally)
+        if outcome is not _Outcome.SENT:
             await self._notify(self._on_unsent, item, item.chat_id, "on_unsent")
         return outcome
 
-    async def _send_claimed(self, item: BroadcastItem, tally: _Tally, claim: _ClaimState) -> _Outcome:
+    async def _send_claimed(self, item: BroadcastItem, tally: _Tally) -> _Outcome:
         """Send one item, retrying flood control and network errors within bounds; return its outcome."""
         flood_hits = 0
         network_failures = 0
@@ -272,9 +262,7 @@ class Broadcaster:
             if item.chat_id in tally.blocked_chats:
                 return _Outcome.BLOCKED  # a second item for a chat that just blocked us: don't knock again
             try:
-                await self._attempt(item, claim)
-                if claim.declined:
-                    return _Outcome.SKIPPED
+                await self._attempt(item)
             except RetryAfter as exc:
                 flood_hits += 1
                 wait = retry_after_seconds(exc)
@@ -326,12 +314,8 @@ class Broadcaster:
                 return _Outcome.SENT
             tally.retried += 1
 
-    async def _attempt(self, item: BroadcastItem, claim: _ClaimState) -> None:
-        """Wait for this chat's turn and an overall slot, claim the item if not yet done, then call `send` once.
-
-        The claim comes last, so a tip is never recorded long before it goes out (a flood-control pause,
-        a shutdown meanwhile): at most the send itself lies between the two.
-        """
+    async def _attempt(self, item: BroadcastItem) -> None:
+        """Wait for this chat's turn and an overall slot, then call `send` once."""
         if len(self._chats) >= self._prune_at:
             # Amortised sweep: the map holds only chats touched within the last interval plus those in flight.
             self._forget_idle_chats()
@@ -343,30 +327,9 @@ class Broadcaster:
                 await self._sleep_until(state.last_attempt + self.per_chat_interval)
                 await self._acquire_slot()
                 state.last_attempt = self._clock()
-                if not claim.done:
-                    if not await self._claimed(item):
-                        claim.declined = True
-                        return
-                    claim.done = True
-                claim.sending = True
-                try:
-                    await self._send(item.chat_id, item.text)
-                except Exception:
-                    claim.sending = False  # an answer came back: the message did not go out (or TimedOut says)
-                    raise
-                claim.sending = False
+                await self._send(item.chat_id, item.text)
         finally:
             state.users -= 1
-
-    async def _claimed(self, item: BroadcastItem) -> bool:
-        """Ask the `claim` callback; its failure is logged and counts as declined."""
-        if self._claim is None:
-            return True
-        try:
-            return await self._claim(item)
-        except Exception:
-            logger.exception("claim failed for chat %s; not sent", item.chat_id)
-            return False
 
     async def _acquire_slot(self) -> None:
         """Wait, in arrival order, until `1/rate` after the previous send and past any flood-control pause."""

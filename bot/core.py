@@ -937,16 +937,14 @@ class Conversation:
             await self.store.add_review_labels(list(group.norms.items()), label, self.clock())
             if label not in (review.SKIP, review.UNCOVERED):
                 await self._apply_labels()
-        if label == review.SKIP:
-            notice, short = f"⏭ {group.size} message(s) skipped: they stay unanswered.", "Skipped"
-        elif label == review.UNCOVERED:
-            notice = f"✍️ {group.size} message(s) noted as not covered by the FAQ (see /stats)."
-            short = "Noted"
-        else:
-            said = {OFF_TOPIC: "off-topic", roles.warning_signs: "a warning sign"}.get(label)
-            notice = f"✅ {group.size} message(s) labelled {esc(said or f'“{self.faq.by_id[label].question}”')}."
-            short = "Labelled"
-        return Response((await self._review_reply(notice, edit=True),), notice=short)
+        said = {
+            OFF_TOPIC: "off-topic",
+            roles.warning_signs: "a warning sign",
+            review.SKIP: "skipped",
+            review.UNCOVERED: "not covered by the FAQ (see /stats)",
+        }.get(label) or f"“{self.faq.by_id[label].question}”"
+        notice = f"✅ {group.size} message(s) labelled {esc(said)}."
+        return Response((await self._review_reply(notice, edit=True),), notice="Labelled")
 
 
 def _when(moment: datetime | None) -> str:

@@ -1,17 +1,15 @@
 """The daily tip: find who is owed one, send it within Telegram's limits, record it.
 
-SQLite is the source of truth, not in-memory jobs: each subscription keeps its next due moment, and every
-run asks the store which active subscriptions are due by now, so a restart (even after SIGKILL) simply picks
-up where the last run stopped, and a tip that fell due while the bot was down goes out at start, the same
-local day.
+SQLite is the source of truth, not in-memory jobs: every run asks the store which active subscriptions
+have no delivery for their local date yet, so a restart (even after SIGKILL) simply picks up where the
+last run stopped, and a tip that fell due while the bot was down goes out at start, the same local day.
 
-At most once: each tip is recorded (committed, with the next due moment moved on) when its turn to be sent
-has come, just before the send, and released again when the send certainly failed or the pass is stopped
-before it. A tip that cannot be recorded is never sent, so a database that cannot be written (a full disk,
-a read-only filesystem) cannot make the bot repeat itself, in this process or after a restart. The price:
-if the process dies between the commit and Telegram's answer, or a failed send cannot be released because
-the store just broke, that user misses that day's tip. See README "Daily tips when the database cannot be
-written" for why.
+At most once: each tip is recorded (committed) before it is sent, and released again only when the send
+certainly failed. A tip that cannot be recorded is never sent, so a database that cannot be written
+(a full disk, a read-only filesystem) cannot make the bot repeat itself, in this process or after a
+restart. The price: if the process dies between the commit and Telegram's answer, or a failed send cannot
+be released because the store just broke, that user misses that day's tip. See README "Daily tips when
+the database cannot be written" for why.
 
 When a record fails, the pass stops there: the rest of the due tips are not attempted, and one error
 says so (not one per user). Later passes try again; the first tip recorded says the tips resumed.

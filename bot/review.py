@@ -1,14 +1,12 @@
 """The operator's review queue: what went unanswered, grouped, for one-tap labelling.
 
-Functions over the store's rows and the FAQ; `bot.core` wires them to /review and its buttons, `bot.report`
-to the questions the FAQ does not cover, and `run_bot.py --export-examples` to the examples file.
+Pure functions over the store's rows and the FAQ; `bot.core` wires them to /review and its buttons.
 
 - The queue is computed from the logged questions (declined, "did you mean", low-confidence answers and
   answers rated 👎), so /forget and the retention purge empty it like the questions themselves. Messages
   already decided (labelled, skipped, or marked "no entry fits") leave it.
 - Groups: messages with the same normalised text are one; groups whose matcher top entry is the same and
-  whose words are close (rapidfuzz token-set ratio), or whose sentence embeddings are close (with the
-  learned layer), merge. Most frequent first.
+  whose words are close (rapidfuzz token-set ratio) merge. Most frequent first.
 - A decision stores each message's text masked (e-mail addresses, phone numbers, long digit runs) and with
   no user id, so an example can never lead back to who wrote it.
 """

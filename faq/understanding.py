@@ -35,7 +35,7 @@ class Thresholds:
     agree: float = 0.25  # the learned layer backs the lexical answer if it gives the entry this much
     lexical_strong: float = 80.0  # a lexical score this high answers unless the learned layer says off-topic
     off_topic: float = 0.6  # the learned layer declines from this off-topic probability
-    safety: float = 0.5  # the learned layer's second opinion on a warning sign (bench/pick_safety_threshold.py)
+    safety: float = 0.6  # the learned layer's second opinion on a warning sign (bench/pick_safety_threshold.py)
     suggest: float = 0.35  # a candidate worth offering in "Did you mean…"
     # Where the lexical matcher declined (no word of the subject, or an off-topic word), the learned layer
     # needs this much more before it answers, or offers anything: "bitcoin price" is not about cost.

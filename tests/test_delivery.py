@@ -569,31 +569,6 @@ async def test_forget_while_a_tip_is_recorded_leaves_nothing_behind(store: Store
     assert (data.first_seen, data.tips_seen_count, data.deliveries_count) == (None, 0, 0)
 
 
-async def test_a_shutdown_during_a_flood_pause_leaves_no_tip_recorded_unsent(
-    store: Store, outbox: Outbox, clock: Clock
-) -> None:
-    """Stopped while a 429 pauses every send, the pass keeps no record of an unsent tip: the next run sends both."""
-    await subscribe(store, 1, "08:00", "UTC", utc(2026, 1, 14, 12))
-    await subscribe(store, 2, "08:00", "UTC", utc(2026, 1, 14, 12))
-    outbox.fail(chat_of(1), retry_after(30))
-    clock.now = utc(2026, 1, 15, 8)
-    tried = asyncio.Event()
-
-    async def send(chat_id: int, text: str) -> None:
-        tried.set()
-        await outbox(chat_id, text)
-
-    first = DailyDelivery(store, lambda: FAQ, send, clock, rate=10.0)
-    first.start_pass()
-    await tried.wait()
-    await asyncio.sleep(0.3)  # the second tip's turn has come and gone inside the pause
-    await first.close(grace=0.1)
-    assert outbox.sent == []
-    assert await store.deliveries(1) == await store.deliveries(2) == []
-    await DailyDelivery(store, lambda: FAQ, outbox, clock, rate=1000.0).run_once()
-    assert sorted(s.chat_id for s in outbox.sent) == [chat_of(1), chat_of(2)]
-
-
 # --- a database that cannot be written (issue 10, defect 1) -----------------------------------------------
 
 

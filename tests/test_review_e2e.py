@@ -38,7 +38,7 @@ SECRET_USERNAME = "zebedee_quietly"
 
 SHOWER = (  # one group: the same top guess and close words
     "should i shower before a massage",
-    "Should I SHOWER before a massage",  # the same normalised text: one example shown for both
+    "Should I shower before a massage?",
     "should i shower before the massage",
     "should i shower before my massage",
     "should i shower before a massage or after",
@@ -211,8 +211,7 @@ def test_labels_from_review_answer_at_once_and_after_a_restart(bot: Bot) -> None
         "which parking is nearest the clinic, text me on [phone] or mail [email], ref [number]"
     ]
     skipped = tap(bot, labelled.data("⏭ Skip"))
-    assert skipped.notice == "Skipped"
-    assert skipped.text.startswith("⏭ 1 message(s) skipped: they stay unanswered.")
+    assert skipped.text.startswith("✅ 1 message(s) labelled skipped.")
     assert say(bot, LATER, PARKING).startswith(DECLINE)
 
     assert skipped.examples == [FEET]
@@ -385,8 +384,7 @@ def test_questions_the_faq_does_not_cover_are_in_stats_and_the_report(bot: Bot) 
     queue = command(bot, "/review")
     assert "asked 3 time(s)" in queue.text
     new = tap(bot, tap(bot, queue.data("📚 Other entry…")).data("✍️ No entry fits"))
-    assert new.notice == "Noted"
-    assert new.text.startswith("✍️ 3 message(s) noted as not covered by the FAQ (see /stats).")
+    assert new.text.startswith("✅ 3 message(s) labelled not covered by the FAQ (see /stats).")
     assert new.examples == [PIZZA]
     tap(bot, new.data("🚫 Off-topic"))  # labelled: no longer "unanswered"
     assert ask_logged(bot, LATER, DOG[0]).startswith(DECLINE)  # "no entry fits" teaches nothing: still declined
