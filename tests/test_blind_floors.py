@@ -1,8 +1,10 @@
-"""The first figures measured on the blind sets of 2026-12-02 are floors the bot's reader must not fall below.
+"""The first figures measured on each blind set are floors the bot's reader must not fall below.
 
-Those sets (bench/data/blind-2026-12-02) were measured once, before anyone read them, and the figures were
-recorded in first_learned.txt. They are development data now, so a higher figure proves little; a lower one
-is a regression.
+Each folder's sets were measured once, before anyone read them, and the reader's figures were recorded in its
+first_learned.txt: bench/data/blind-2026-12-02 (sets A, B, C, before the learned layer answered in the bot)
+and bench/data/blind-2026-12-02b (sets D, E, F, written for the second round and measured on the bot's reader
+with the learned layer and the safety concepts as data). Once read they are development data, so a higher
+figure proves little; a lower one is a regression.
 """
 
 from __future__ import annotations
@@ -16,16 +18,18 @@ from bot.core import Knowledge
 from faq.evaluation import load_cases, percent, score
 from faq.models import DEFAULT_FAQ_PATH
 
-BLIND = Path(__file__).resolve().parent.parent / "bench" / "data" / "blind-2026-12-02"
+BENCH_DATA = Path(__file__).resolve().parent.parent / "bench" / "data"
+BLIND = (BENCH_DATA / "blind-2026-12-02", BENCH_DATA / "blind-2026-12-02b")
 FIGURE = re.compile(r"(\w+)=([\d.]+)%\((\d+)/(\d+)\)")
 
 
 def first_figures() -> dict[str, dict[str, float]]:
-    """The recorded first figures: set file -> group -> percent."""
+    """The recorded first figures: set file (folder/name) -> group -> percent."""
     out: dict[str, dict[str, float]] = {}
-    for line in (BLIND / "first_learned.txt").read_text(encoding="utf-8").splitlines():
-        name, _, rest = line.partition(" ")
-        out[name] = {group: float(value) for group, value, _, _ in FIGURE.findall(rest)}
+    for folder in BLIND:
+        for line in (folder / "first_learned.txt").read_text(encoding="utf-8").splitlines():
+            name, _, rest = line.partition(" ")
+            out[f"{folder.name}/{name}"] = {group: float(value) for group, value, _, _ in FIGURE.findall(rest)}
     return out
 
 
@@ -42,7 +46,7 @@ def knowledge() -> Knowledge:
 def test_the_reader_stays_at_or_above_the_first_blind_figures(knowledge: Knowledge, name: str) -> None:
     """In-domain, declined, warning signs, contraindications, benign near-misses and safety questions on each
     blind set score at least what they scored when first measured."""
-    got = score(knowledge, load_cases(BLIND / name))
+    got = score(knowledge, load_cases(BENCH_DATA / name))
     assert set(FLOORS[name]) <= set(got)
     now = {g: round(percent(got[g]), 1) for g in FLOORS[name]}  # the file records one decimal
     below = {g: (now[g], floor) for g, floor in FLOORS[name].items() if now[g] < floor}
