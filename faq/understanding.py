@@ -185,6 +185,13 @@ def _decline(lexical: MatchResult) -> MatchResult:
     return MatchResult(lexical.query, "none", None, lexical.score)
 
 
+# The reasons the learned layer gives for a safety answer. The reply reads "You mentioned <reason>", so each is
+# a phrase that fits there: the layer knows the message resembles warning signs, not which sign it names.
+LEARNED_WARNING = "something that can be a warning sign"
+LEARNED_CONTRA = "something that calls for care"
+UNCLEAR_SYMPTOM = "a symptom I can't judge"
+
+
 def decide(
     lexical: MatchResult, prediction: Prediction, english: bool, t: Thresholds, safety: tuple[str, str]
 ) -> MatchResult:
@@ -198,7 +205,8 @@ def decide(
     safety_p = max(prediction.prob(warning_signs), prediction.prob(contraindications))
     if best in safety and confidence >= t.safety:
         # The learned second opinion: a warning sign in words the rules do not know.
-        return MatchResult(shown, "answer", best, round(100 * confidence, 1), safety_reason="described symptoms")
+        reason = LEARNED_WARNING if best == warning_signs else LEARNED_CONTRA
+        return MatchResult(shown, "answer", best, round(100 * confidence, 1), safety_reason=reason)
     if not english:
         return replace(_decline(lexical), english=False)
     if best == OFF_TOPIC and confidence >= t.off_topic and lexical.score < t.lexical_strong:
@@ -216,7 +224,7 @@ def decide(
     if best in safety or (safety_p >= t.suggest and best != OFF_TOPIC):
         # Someone describing a symptom that nothing recognises with confidence: the doctor, not a guess.
         entry = best if best in safety else warning_signs
-        return MatchResult(shown, "answer", entry, round(100 * safety_p, 1), safety_reason="unclear symptoms")
+        return MatchResult(shown, "answer", entry, round(100 * safety_p, 1), safety_reason=UNCLEAR_SYMPTOM)
     candidates = [label for label, p in _entries(prediction) if p >= t.suggest]
     if lexical.entry_id is not None and lexical.score >= SUGGEST_SCORE:
         candidates.append(lexical.entry_id)

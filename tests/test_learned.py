@@ -15,7 +15,7 @@ from faq.loader import load_faq
 from faq.matcher import MatchResult
 from faq.models import Faq
 from faq.safety import CONTRAINDICATIONS, SEE_A_DOCTOR
-from faq.understanding import DEFAULT_THRESHOLDS, Understanding, decide
+from faq.understanding import DEFAULT_THRESHOLDS, UNCLEAR_SYMPTOM, Understanding, decide
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +103,7 @@ def test_a_symptom_nothing_is_sure_of_goes_to_the_doctor(faq: Faq) -> None:
     unsure = Prediction(("see-a-doctor", "stiff-muscles", "off-topic"), (0.4, 0.35, 0.25))
     safety = (faq.roles.warning_signs, faq.roles.contraindications)
     result = decide(lexical, unsure, True, DEFAULT_THRESHOLDS, safety)
-    assert (result.tier, result.entry_id, result.safety_reason) == ("answer", "see-a-doctor", "unclear symptoms")
+    assert (result.tier, result.entry_id, result.safety_reason) == ("answer", "see-a-doctor", UNCLEAR_SYMPTOM)
 
 
 def test_a_symptom_that_passed_is_no_warning_sign(understanding: Understanding) -> None:
