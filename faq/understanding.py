@@ -90,7 +90,8 @@ class Understanding:
         layer = None
         if learned:
             try:
-                layer = LearnedLayer.train(faq, examples, embedder or Embedder(), cache_dir, progress)
+                embedder = embedder or Embedder(cache_dir=cache_dir)
+                layer = LearnedLayer.train(faq, examples, embedder, cache_dir, progress)
             except ModelError as exc:
                 logger.warning("the learned layer is off, the lexical matcher answers alone: %s", exc)
         return cls(faq, layer, labelled=examples, cache_dir=cache_dir, lexical=lexical)

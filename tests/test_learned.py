@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from faq import embedding, language
@@ -110,3 +111,29 @@ def test_a_symptom_that_passed_is_no_warning_sign(understanding: Understanding) 
     """'The pain went away after a few days' rest' asks how often to book, not whether to see a doctor."""
     result = understanding.match("the pain went away after a couple of days rest. how often should I get a massage?")
     assert result.entry_id not in (SEE_A_DOCTOR, CONTRAINDICATIONS)
+
+
+def test_a_later_start_loads_the_optimised_model_and_reads_the_same(tmp_path: Path) -> None:
+    """The first start saves the optimised model with its checksum; later starts load it and embed the same,
+    and a copy that fails its checksum is rebuilt rather than used."""
+    texts = ["does massage help with back pain", "my legs are numb"]
+    first = Embedder(cache_dir=tmp_path).embed(texts)
+    (copy,) = tmp_path.glob("model-*-basic.onnx")
+    checksum = copy.with_suffix(".sha256")
+    assert checksum.read_text().strip() == embedding._sha256(copy)
+
+    assert np.allclose(Embedder(cache_dir=tmp_path).embed(texts), first, atol=1e-6)
+
+    with copy.open("ab") as f:
+        f.write(b"tampered")
+    assert np.allclose(Embedder(cache_dir=tmp_path).embed(texts), first, atol=1e-6)
+    assert checksum.read_text().strip() == embedding._sha256(copy)
+
+
+def test_an_unwritable_cache_still_gives_a_working_model(tmp_path: Path) -> None:
+    """A cache folder that cannot be created (a file stands in its way) costs nothing but the saved copy."""
+    blocker = tmp_path / "cache"
+    blocker.write_text("not a folder")
+    vectors = Embedder(cache_dir=blocker / "inner").embed(["does massage help with back pain"])
+    assert vectors.shape == (1, embedding.DIMENSIONS)
+    assert abs(float(np.linalg.norm(vectors[0])) - 1.0) < 1e-5
