@@ -205,6 +205,10 @@ def decide(
     best, confidence = prediction.best, prediction.confidence
     safety_p = max(prediction.prob(warning_signs), prediction.prob(contraindications))
     if best in safety and confidence >= t.safety:
+        if lexical.tier == "answer" and lexical.entry_id == best and lexical.score >= t.lexical_strong:
+            # A question about the safety entry itself ("who should not get a massage"), which both layers
+            # read as that entry: its answer, without telling the person they mentioned a warning sign.
+            return lexical
         # The learned second opinion: a warning sign in words the rules do not know.
         reason = LEARNED_WARNING if best == warning_signs else LEARNED_CONTRA
         return MatchResult(shown, "answer", best, round(100 * confidence, 1), safety_reason=reason)

@@ -731,3 +731,13 @@ async def test_a_greeting_with_a_question_is_answered(conversation: Conversation
     (reply,) = (await conversation.on_text(USER, "hi, can massage help me sleep")).replies
 
     assert reply.text.startswith(f"<b>{FAQ.by_id['sleep'].question}</b>")
+
+
+async def test_asking_who_should_avoid_massage_is_not_told_it_mentioned_a_warning_sign(
+    conversation: Conversation,
+) -> None:
+    """A general question about who should avoid massage gets that answer, without a "You mentioned…" lead."""
+    (reply,) = (await conversation.on_text(USER, "ok so who should not get a massage")).replies
+
+    assert FAQ.by_id[FAQ.roles.contraindications].question in reply.text
+    assert "You mentioned" not in reply.text

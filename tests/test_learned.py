@@ -16,7 +16,7 @@ from faq.loader import load_faq
 from faq.matcher import MatchResult
 from faq.models import Faq
 from faq.safety import CONTRAINDICATIONS, SEE_A_DOCTOR
-from faq.understanding import DEFAULT_THRESHOLDS, UNCLEAR_SYMPTOM, Understanding, decide
+from faq.understanding import DEFAULT_THRESHOLDS, LEARNED_CONTRA, UNCLEAR_SYMPTOM, Understanding, decide
 
 
 @pytest.fixture(scope="module")
@@ -106,6 +106,19 @@ def test_a_symptom_nothing_is_sure_of_goes_to_the_doctor(faq: Faq) -> None:
     result = decide(lexical, unsure, True, DEFAULT_THRESHOLDS, safety)
     assert (result.tier, result.entry_id, result.safety_reason) == ("answer", "see-a-doctor", UNCLEAR_SYMPTOM)
 
+
+
+def test_a_question_about_the_safety_entry_itself_gets_no_warning_lead(faq: Faq) -> None:
+    """When both layers read a message as the contraindications entry, it is answered as a question about it;
+    the learned layer alone flagging it still gives the safety answer with its lead."""
+    sure = Prediction(("contraindications", "stiff-muscles", "off-topic"), (0.9, 0.05, 0.05))
+    safety = (faq.roles.warning_signs, faq.roles.contraindications)
+    asked = MatchResult("ok so who should not get a massage", "answer", "contraindications", 84.4)
+    result = decide(asked, sure, True, DEFAULT_THRESHOLDS, safety)
+    assert (result.entry_id, result.safety_reason) == ("contraindications", None)
+    told = MatchResult("my calf is swollen and hot", "suggest", "stiff-muscles", 50.0, suggestions=("stiff-muscles",))
+    result = decide(told, sure, True, DEFAULT_THRESHOLDS, safety)
+    assert (result.entry_id, result.safety_reason) == ("contraindications", LEARNED_CONTRA)
 
 def test_a_symptom_that_passed_is_no_warning_sign(understanding: Understanding) -> None:
     """'The pain went away after a few days' rest' asks how often to book, not whether to see a doctor."""
