@@ -9,7 +9,6 @@ still-full disk, on the same filesystem remounted read-only, and once more with 
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -21,6 +20,7 @@ import pytest
 from bot.storage import Store
 from tests.botproc import BotProcess
 from tests.fake_telegram import FakeTelegram
+from tests.faults import fill, mount, small_tmpfs
 
 USERS = tuple(range(720_001, 720_007))
 TIP_MARK = "Your daily tip"
@@ -29,33 +29,11 @@ WATCH = 4.0  # seconds of passes (one every 0.5 s) watched for repeats after eac
 PAUSED_LINE = "daily tips paused"
 
 
-def mount(*args: str) -> subprocess.CompletedProcess[str]:
-    """Run mount(8) with `args`."""
-    return subprocess.run(["mount", *args], capture_output=True, text=True, check=False)
-
-
 @pytest.fixture
 def small_fs(tmp_path: Path) -> Iterator[Path]:
     """A 512 kB tmpfs (skipped, with the reason, where mounting is not allowed)."""
-    folder = tmp_path / "small"
-    folder.mkdir()
-    done = mount("-t", "tmpfs", "-o", "size=512k", "tmpfs", str(folder))
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here: {done.stderr.strip()}")
-    try:
+    with small_tmpfs(tmp_path, "512k") as folder:
         yield folder
-    finally:
-        subprocess.run(["umount", "-l", str(folder)], check=False)
-
-
-def fill(folder: Path) -> None:
-    """Write to `folder` until its filesystem is full."""
-    with (folder / "filler").open("wb", buffering=0) as out:
-        try:
-            while True:
-                out.write(bytes(4096))
-        except OSError:
-            pass
 
 
 def zone_past_midnight(now: datetime) -> str:

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
-import subprocess
 import time
 import warnings
 from collections.abc import AsyncIterator, Iterator
@@ -24,6 +23,7 @@ from bot.storage import Delivery, Store
 from faq.loader import load_faq
 from faq.models import Faq
 from faq.tips import tip_of_the_day
+from tests.faults import fill, small_tmpfs
 
 BERLIN = "Europe/Berlin"
 NEW_YORK = "America/New_York"
@@ -575,29 +575,8 @@ async def test_forget_while_a_tip_is_recorded_leaves_nothing_behind(store: Store
 @pytest.fixture
 def small_fs(tmp_path: Path) -> Iterator[Path]:
     """A 1 MB tmpfs (skipped, with the reason, where mounting is not allowed)."""
-    folder = tmp_path / "small"
-    folder.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(folder)], capture_output=True, text=True, check=False
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here: {done.stderr.strip()}")
-    try:
+    with small_tmpfs(tmp_path, "1m") as folder:
         yield folder
-    finally:
-        subprocess.run(["umount", "-l", str(folder)], check=False)
-
-
-def fill(folder: Path) -> Path:
-    """Write a file into `folder` until its filesystem is full; return the file."""
-    filler = folder / "filler"
-    with filler.open("wb", buffering=0) as out:
-        try:
-            while True:
-                out.write(bytes(4096))
-        except OSError:
-            pass
-    return filler
 
 
 async def test_on_a_full_disk_nothing_is_sent_and_one_error_says_so(

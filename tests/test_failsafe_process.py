@@ -19,6 +19,7 @@ import pytest
 
 from tests.botproc import RUN_BOT, SENTINEL_SECRET, SENTINEL_TOKEN, BotProcess, clean_env, free_port
 from tests.fake_telegram import FakeTelegram
+from tests.faults import fill, small_tmpfs
 
 
 def assert_no_token(text: str) -> None:
@@ -106,27 +107,8 @@ def test_a_webhook_that_cannot_be_set_exits_non_zero(tg: FakeTelegram, tmp_path:
 @pytest.fixture
 def small_fs(tmp_path: Path) -> Iterator[Path]:
     """An 8 MB tmpfs (skipped where mounting is not allowed); fill it to make the disk full."""
-    mount = tmp_path / "small"
-    mount.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount)], capture_output=True, check=False
-    )
-    if done.returncode != 0:
-        pytest.skip("cannot mount a small tmpfs here")
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
-
-
-def fill(folder: Path) -> None:
-    """Write to `folder` until its filesystem is full."""
-    with (folder / "filler").open("wb", buffering=0) as out:  # unbuffered: close() has nothing left to flush
-        try:
-            while True:
-                out.write(b"\0" * 65536)
-        except OSError:
-            pass
+    with small_tmpfs(tmp_path, "8m") as folder:
+        yield folder
 
 
 CLOSE_AFTER_WRITE_ERROR = """
