@@ -239,6 +239,7 @@ class _Validator:
             if rules.check(word) is not None:
                 self.error("small_talk", f"{word!r} is a warning-sign word: small talk must never hide one")
         return SmallTalk(tuple(kinds), along)
+
     def _safety(self, raw: object) -> Safety:
         """Read the warning-sign concepts and their context words; every phrasing must compile."""
         if raw is None:
