@@ -352,6 +352,10 @@ class Matcher:
             return MatchResult(shown, "suggest", best_id, best, suggestions=close)
         return MatchResult(shown, "none", None, best)
 
+    def phrasing_of(self, text: str) -> str | None:
+        """The entry one of whose own phrasings `text` is, after normalising, or None."""
+        return self._exact.get(normalise(text))
+
     def rank(self, text: str, limit: int = 10) -> list[str]:
         """Return entry ids that could answer `text`, best first (for inline mode); never raises."""
         ids = [entry_id for entry_id, score in self._rank(self._parse(text)) if score >= SUGGEST_SCORE / 2]

@@ -147,8 +147,10 @@ class Understanding:
         labelled = self.labels.verdict(text, lexical.query)
         if labelled is not None:
             return labelled
-        if lexical.tier == "answer" and lexical.score >= 100.0:
-            return lexical  # one of the FAQ's own phrasings
+        if lexical.tier == "answer" and self.lexical.phrasing_of(text) == lexical.entry_id:
+            # One of the FAQ's own phrasings. A long message can also score 100 (its matched words are capped),
+            # and that is only a strong lexical score, which the learned layer may outvote.
+            return lexical
         english = language.is_english(text, self.lexical.vocabulary)
         if self.learned is None:
             return lexical if english else replace(_decline(lexical), english=False)

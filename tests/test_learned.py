@@ -150,3 +150,25 @@ def test_an_unwritable_cache_still_gives_a_working_model(tmp_path: Path) -> None
     vectors = Embedder(cache_dir=blocker / "inner").embed(["does massage help with back pain"])
     assert vectors.shape == (1, embedding.DIMENSIONS)
     assert abs(float(np.linalg.norm(vectors[0])) - 1.0) < 1e-5
+
+
+def test_a_long_message_scoring_full_marks_lexically_is_not_taken_for_an_faq_phrasing(
+    understanding: Understanding,
+) -> None:
+    """A long message whose many shared words cap the lexical score at 100 gets the entry the learned layer
+    reads in it (how to lift and move), not the lexical matcher's neighbour (what causes back pain)."""
+    text = (
+        "I'm a nurse and I'm constantly bending over beds and moving patients. My back is starting to complain "
+        "by the end of every shift. Any advice on how to move so I don't wreck it before I'm 40?"
+    )
+    assert understanding.lexical.match(text).score >= 100.0
+    assert understanding.lexical.phrasing_of(text) is None
+    assert understanding.match(text).entry_id == "lifting-posture"
+
+
+def test_one_of_the_faqs_own_phrasings_is_answered_with_its_entry(understanding: Understanding) -> None:
+    """Every entry's own phrasings, typed as the FAQ has them, get that entry."""
+    for entry in understanding.faq.entries:
+        for phrasing in entry.phrasings[:3]:
+            assert understanding.lexical.phrasing_of(phrasing) == entry.id
+            assert understanding.match(phrasing).entry_id == entry.id, phrasing
