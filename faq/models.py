@@ -68,6 +68,7 @@ class SafetyContext:
     """Words around a concept that change what it means, from `safety.context` (see `faq.safety`)."""
 
     negation: tuple[str, ...] = ()  # "no", "without", "never had"
+    negation_after: tuple[str, ...] = ()  # right after a concept, these negate it: "bladder fine", "bowels normal"
     pseudo_negation: tuple[str, ...] = ()  # negate nothing: "not sure", "no idea"
     scope_ends: tuple[str, ...] = ()  # single words that end a negation's scope: "but", "and", "now"
     passed: tuple[str, ...] = ()  # "went away", "years ago"

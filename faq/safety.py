@@ -147,6 +147,7 @@ class SafetyRules:
         ]
         self._any = compile_phrasings(tuple(p for c in ordered for p in c.phrasings))
         self._negation = compile_phrasings(context.negation)
+        self._negation_after = compile_phrasings(context.negation_after)
         self._pseudo = compile_phrasings(context.pseudo_negation)
         self._scope_ends = frozenset(context.scope_ends)
         self._passed = compile_phrasings(context.passed)
@@ -175,6 +176,7 @@ class SafetyRules:
         starts = _word_starts(normalised)
         ordinary = _spans(self._ordinary, normalised, starts)
         negations = self._negations(normalised, starts)
+        denied = _spans(self._negation_after, normalised, starts)
         passed = self._passings(normalised, starts, negations)
         recurred = _spans(self._recurred, normalised, starts)
         theirs = self._their_care is not None and self._their_care.search(normalised) is not None
@@ -192,7 +194,9 @@ class SafetyRules:
                     aside.append((concept.reason, "negated"))
                     spans.append((first, last))
                     continue
-                why = self._set_aside(words, first, last, concept, ordinary, negations, passed, recurred, theirs)
+                why = self._set_aside(
+                    words, first, last, concept, ordinary, (negations, denied), passed, recurred, theirs
+                )
                 if why is None:
                     return Reading(SafetyFlag(concept.entry_id, concept.reason), tuple(aside), tuple(spans))
                 aside.append((concept.reason, why[0]))
@@ -222,7 +226,7 @@ class SafetyRules:
         last: int,
         concept: _Concept,
         ordinary: list[tuple[int, int]],
-        negations: list[tuple[int, int]],
+        negated: tuple[list[tuple[int, int]], list[tuple[int, int]]],
         passed: list[tuple[int, int]],
         recurred: list[tuple[int, int]],
         theirs: bool,
@@ -231,9 +235,13 @@ class SafetyRules:
         for span in ordinary:
             if _overlap((first, last), span):
                 return "ordinary use", (min(first, span[0]), max(last, span[1]))
+        negations, denied = negated
         for start, end in negations:
             if end < first and first - end <= NEGATION_WINDOW and not self._scope_ends & set(words[end + 1 : first]):
                 return "negated", (start, last)
+        for start, end in denied:
+            if start == last + 1:  # "bladder fine, bowels normal"
+                return "negated", (first, end)
         if not concept.counts_in_past:
             after = [s for s in passed if last < s[0] <= last + PASSED_AFTER]
             before = [  # "years ago I broke my wrist"; but not "the pain settled but now my legs are numb"
@@ -243,8 +251,9 @@ class SafetyRules:
             ]
             if (after or before) and not any(last < r[0] <= last + PASSED_AFTER + 4 for r in recurred):
                 return "passed", (min([first, *(s[0] for s in before)]), max([last, *(s[1] for s in after)]))
-        if self._user & set(words[first : last + 3]):
-            return None  # "my dog knocked me over": the user is in it
+        following = [w for w in words[last + 1 : last + 2] if w not in self._clause_ends]
+        if self._user & {*words[first : last + 1], *following}:
+            return None  # "my dog knocked me over", "the shelf fell on me": the user is in it
         for i in range(first - 1, max(first - SUBJECT_WINDOW, 0) - 1, -1):
             if words[i] in self._user:
                 break

@@ -313,3 +313,37 @@ def test_a_bad_safety_section_is_refused_naming_the_concept(tmp_path: Path) -> N
     errors = "\n".join(caught.value.errors)
     assert "safety concept 'broken-one': field 'role' must be one of warning_signs, contraindications" in errors
     assert "safety concept 'broken-one': field 'says': 'numb (arm)'" in errors
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "bladder fine, bowels fine, just a tight lower back after moving house. is massage a good idea?",
+        "my bowels are normal and my back is stiff, would a massage help",
+        "my wife is pregnant so I'm doing all the heavy lifting now and my back is sore, tips for lifting?",
+        "my dog's back legs are getting weak, can I massage him?",
+        "a broken ankle years back that healed fine, could that be why my back hurts now?",
+    ],
+)
+def test_a_concept_denied_after_it_or_about_someone_else_raises_no_flag(matcher: Matcher, message: str) -> None:
+    """'bladder fine', a pregnant wife before 'so I'm…', a dog's weak legs before 'can I' and a fracture that
+    healed are no warning sign of the user's."""
+    assert safety.check(normalise(message)) is None
+    assert matcher.match(message).entry_id not in (safety.SEE_A_DOCTOR, safety.CONTRAINDICATIONS)
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "my bladder is fine but my legs are numb",
+        "my leg is numb, is it ok to get a massage",
+        "the shelf fell on me and now my back hurts",
+        "my dog knocked me over yesterday and my back hurts",
+        "my wound hasnt healed, can i still get a massage",
+        "my wife is pregnant, can she get a back massage",
+    ],
+)
+def test_the_users_own_warning_sign_still_raises_its_flag_beside_those_cues(message: str) -> None:
+    """A denial ends at 'but', 'is it ok' denies nothing, the user hit by a falling thing counts, a wound that
+    has not healed counts, and a pregnant wife asking about her own massage gets the safety answer."""
+    assert safety.check(normalise(message)) is not None
