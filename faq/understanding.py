@@ -164,6 +164,11 @@ class Understanding:
             # of the message, and its safety opinion is dropped.
             rest = reading.remainder(normalised)
             prediction = self.learned.predict(rest if len(rest.split()) >= 3 else text).without(safety)
+            if lexical.entry_id in safety and len(rest.split()) >= 3:
+                # The lexical matcher picked a safety entry for the words the rules set aside ("not pregnant,
+                # no medication"): it reads what is left, as the learned layer does.
+                again = self.lexical.match(rest)
+                lexical = lexical if again.safety_reason is not None else replace(again, query=lexical.query)
         elif reading.passed:
             # "The pain went away after a couple of days": whatever it was has passed, so it is no warning sign.
             prediction = self.learned.predict(text).without(safety)
@@ -221,7 +226,9 @@ def decide(
     lexical_answer = lexical.tier == "answer" and lexical.entry_id is not None
     if lexical_answer and (best == lexical.entry_id or prediction.prob(lexical.entry_id or "") >= t.agree):
         return lexical
-    declined = lexical.tier == "none"
+    # Only a decline the lexical matcher is sure of (an off-topic word, no word of the subject: score 0) asks more
+    # of the learned layer; a message it merely scored low on is the learned layer's to read.
+    declined = lexical.tier == "none" and lexical.score <= 0.0
     if best != OFF_TOPIC and confidence >= (t.over_decline if declined else t.answer):
         return MatchResult(shown, "answer", best, round(100 * confidence, 1))
     if lexical_answer and lexical.score >= t.lexical_strong:
