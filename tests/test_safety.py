@@ -347,3 +347,17 @@ def test_the_users_own_warning_sign_still_raises_its_flag_beside_those_cues(mess
     """A denial ends at 'but', 'is it ok' denies nothing, the user hit by a falling thing counts, a wound that
     has not healed counts, and a pregnant wife asking about her own massage gets the safety answer."""
     assert safety.check(normalise(message)) is not None
+
+
+def test_a_fall_in_a_place_is_a_fall() -> None:
+    """'a fall in the bathroom' is a fall (not 'fall in love'), for the user or a parent they ask about."""
+    assert safety.check(normalise("i had a fall in the garden yesterday and my back hurts")) is not None
+    mum = "Mum had a fall in the bathroom on Sunday and her back hurts. Can I give her a little massage?"
+    assert safety.check(normalise(mum)) is not None
+
+
+def test_feeling_as_if_hit_by_a_bus_is_a_figure_of_speech_being_hit_is_not() -> None:
+    """'feel like I've been hit by a bus' the day after a massage is soreness; 'I got hit by a car' is trauma."""
+    assert safety.check(normalise("had one yesterday and feel like I've been hit by a bus, is that normal")) is None
+    assert safety.check(normalise("today I feel like I got hit by a truck")) is None
+    assert safety.check(normalise("i got hit by a car last week and my back hurts")) is not None
