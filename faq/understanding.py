@@ -226,9 +226,7 @@ def decide(
     lexical_answer = lexical.tier == "answer" and lexical.entry_id is not None
     if lexical_answer and (best == lexical.entry_id or prediction.prob(lexical.entry_id or "") >= t.agree):
         return lexical
-    # Only a decline the lexical matcher is sure of (an off-topic word, no word of the subject: score 0) asks more
-    # of the learned layer; a message it merely scored low on is the learned layer's to read.
-    declined = lexical.tier == "none" and lexical.score <= 0.0
+    declined = lexical.tier == "none"
     if best != OFF_TOPIC and confidence >= (t.over_decline if declined else t.answer):
         return MatchResult(shown, "answer", best, round(100 * confidence, 1))
     if lexical_answer and lexical.score >= t.lexical_strong:
