@@ -37,8 +37,8 @@ class Thresholds:
     off_topic: float = 0.6  # the learned layer declines from this off-topic probability
     safety: float = 0.6  # the learned layer's second opinion on a warning sign (bench/pick_safety_threshold.py)
     suggest: float = 0.35  # a candidate worth offering in "Did you mean…"
-    # Where the lexical matcher declined (no word of the subject, or an off-topic word), the learned layer
-    # needs this much more before it answers, or offers anything: "bitcoin price" is not about cost.
+    # Where the lexical matcher declined for sure (score 0: no word of the subject, or an off-topic word), the
+    # learned layer needs this much more before it answers, or offers anything: "bitcoin price" is not about cost.
     over_decline: float = 0.95
 
 
@@ -226,8 +226,11 @@ def decide(
     lexical_answer = lexical.tier == "answer" and lexical.entry_id is not None
     if lexical_answer and (best == lexical.entry_id or prediction.prob(lexical.entry_id or "") >= t.agree):
         return lexical
+    # Only a decline the lexical matcher is sure of (an off-topic word, no word of the subject: score 0) asks more
+    # of the learned layer; a message it merely scored low on is the learned layer's to read.
     declined = lexical.tier == "none"
-    if best != OFF_TOPIC and confidence >= (t.over_decline if declined else t.answer):
+    sure_decline = declined and lexical.score <= 0.0
+    if best != OFF_TOPIC and confidence >= (t.over_decline if sure_decline else t.answer):
         return MatchResult(shown, "answer", best, round(100 * confidence, 1))
     if lexical_answer and lexical.score >= t.lexical_strong:
         return lexical

@@ -183,3 +183,42 @@ def test_a_message_denying_every_contraindication_is_read_for_what_it_asks(under
     )
     assert understanding.lexical.match(text).entry_id == CONTRAINDICATIONS
     assert understanding.match(text).entry_id not in (SEE_A_DOCTOR, CONTRAINDICATIONS, None)
+
+
+@pytest.mark.parametrize(
+    ("text", "entry"),
+    [
+        ("how many sessions before I notice a difference", "how-often"),
+        ("this deadline is killing me and my shoulders are up by my ears, would a massage help?", "stress"),
+    ],
+)
+def test_a_message_the_lexical_matcher_only_scored_low_is_answered_by_a_confident_learned_layer(
+    understanding: Understanding, text: str, entry: str
+) -> None:
+    """A low lexical score is no sure decline: the learned layer, confident of an entry, answers with it."""
+    lexical = understanding.lexical.match(text)
+    assert lexical.tier == "none"
+    assert lexical.score > 0
+    assert understanding.match(text).entry_id == entry
+
+
+def test_a_sure_lexical_decline_still_needs_a_very_confident_learned_layer(faq: Faq) -> None:
+    """Where the lexical matcher declined for sure (an off-topic word: score 0), a fairly confident learned
+    guess is not enough to answer ('bitcoin price' is not about cost)."""
+    sure = MatchResult("bitcoin price", "none", None, 0.0)
+    guess = Prediction(("cost", "off-topic", "stress"), (0.8, 0.15, 0.05))
+    safety = (faq.roles.warning_signs, faq.roles.contraindications)
+    assert decide(sure, guess, True, DEFAULT_THRESHOLDS, safety).tier != "answer"
+    low = MatchResult("price of a session", "none", None, 40.0)
+    assert decide(low, guess, True, DEFAULT_THRESHOLDS, safety).entry_id == "cost"
+
+
+def test_a_low_scored_decline_with_an_unsure_learned_guess_stays_a_decline_not_a_symptom(faq: Faq) -> None:
+    """'should i shower before a massage', scored low by the lexical matcher and guessed at by the learned layer
+    with a middling contraindications probability, is declined: no 'a symptom I can't judge' false alarm."""
+    low = MatchResult("should i shower before a massage", "none", None, 30.0)
+    guess = Prediction(("first-session", "contraindications", "off-topic"), (0.45, 0.4, 0.15))
+    safety = (faq.roles.warning_signs, faq.roles.contraindications)
+    verdict = decide(low, guess, True, DEFAULT_THRESHOLDS, safety)
+    assert verdict.tier == "none"
+    assert verdict.safety_reason is None
