@@ -50,7 +50,16 @@ VOCABULARY_LISTS = ("stopwords", "filler", "references", "warning_words")
 WORDING_FIELDS = tuple(Wording.__dataclass_fields__)
 SMALL_TALK_FIELDS = ("along", "kinds")
 SAFETY_ROLES: tuple[SafetyRole, ...] = ("warning_signs", "contraindications")
-CONTEXT_PHRASES = ("negation", "negation_after", "pseudo_negation", "passed", "recurred", "ordinary", "their_care")
+CONTEXT_PHRASES = (
+    "negation",
+    "negation_after",
+    "pseudo_negation",
+    "passed",
+    "recurred",
+    "ordinary",
+    "their_care",
+    "self_denial",
+)
 CONTEXT_WORDS = ("scope_ends", "not_the_user", "the_user", "someone_else")
 CONCEPT_KEYS = frozenset({"id", "role", "reason", "says", "counts_in_past"})
 

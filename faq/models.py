@@ -78,6 +78,7 @@ class SafetyContext:
     the_user: tuple[str, ...] = ()  # single words for the user: "i", "my", "me"
     someone_else: tuple[str, ...] = ()  # single words for another person: "aunt", "friend", "she"
     their_care: tuple[str, ...] = ()  # a message about another person's care: "can she", "his legs"
+    self_denial: tuple[str, ...] = ()  # after a concept, the user says it is not theirs: "not me", "im not on any"
 
 
 @dataclass(frozen=True, slots=True)

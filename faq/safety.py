@@ -18,6 +18,8 @@ medspaCy's ConText read clinical notes:
   counts in the past too (a history of cancer), or it came back ("again", "still").
 - **not the user**: the nearest subject before it is an animal or a thing ("my horse fell"), not "I" or "my";
   or another person ("my aunt had cancer"), unless the message asks about their care ("can she", "his legs").
+  "I'm not" right after it keeps it another's ("my husband is on warfarin, I'm not": `self_denial`), and a
+  person the user says they are is the user ("I'm a teacher on blood thinners").
 - **ordinary use**: a phrase that uses the words in another sense ("fell asleep", "a heart attack at the
   price", "on pins and needles").
 
@@ -158,6 +160,7 @@ class SafetyRules:
         self._someone = frozenset(context.someone_else)
         self._clause_ends = self._scope_ends - self._user  # "but", "now": not "I", which starts most clauses
         self._their_care = compile_phrasings(context.their_care)
+        self._self_denial = compile_phrasings(context.self_denial)
 
     @classmethod
     def for_faq(cls, faq: Faq) -> SafetyRules:
@@ -174,12 +177,16 @@ class SafetyRules:
             return Reading(None, passed=self._says_passed(normalised))
         words = normalised.split(" ")
         starts = _word_starts(normalised)
-        ordinary = _spans(self._ordinary, normalised, starts)
         negations = self._negations(normalised, starts)
-        denied = _spans(self._negation_after, normalised, starts)
-        passed = self._passings(normalised, starts, negations)
-        recurred = _spans(self._recurred, normalised, starts)
-        theirs = self._their_care is not None and self._their_care.search(normalised) is not None
+        cues = _Cues(
+            ordinary=_spans(self._ordinary, normalised, starts),
+            negations=negations,
+            denied=_spans(self._negation_after, normalised, starts),
+            disowned=self._without_pseudo(_spans(self._self_denial, normalised, starts), normalised, starts),
+            passed=self._passings(normalised, starts, negations),
+            recurred=_spans(self._recurred, normalised, starts),
+            theirs=self._their_care is not None and self._their_care.search(normalised) is not None,
+        )
         aside: list[tuple[str, str]] = []
         spans: list[tuple[int, int]] = []
         for concept in self._concepts:
@@ -194,14 +201,12 @@ class SafetyRules:
                     aside.append((concept.reason, "negated"))
                     spans.append((first, last))
                     continue
-                why = self._set_aside(
-                    words, first, last, concept, ordinary, (negations, denied), passed, recurred, theirs
-                )
+                why = self._set_aside(words, first, last, concept, cues)
                 if why is None:
                     return Reading(SafetyFlag(concept.entry_id, concept.reason), tuple(aside), tuple(spans))
                 aside.append((concept.reason, why[0]))
                 spans.append(why[1])
-        return Reading(None, tuple(aside), tuple(spans), passed=bool(passed) and not recurred)
+        return Reading(None, tuple(aside), tuple(spans), passed=bool(cues.passed) and not cues.recurred)
 
     def _says_passed(self, normalised: str) -> bool:
         """True when the message says something passed, and nothing negates that or says it came back."""
@@ -216,8 +221,16 @@ class SafetyRules:
         return [p for p in _spans(self._passed, text, starts) if not any(0 < p[0] - n[1] <= 2 for n in negations)]
 
     def _negations(self, text: str, starts: list[int]) -> list[tuple[int, int]]:
+        return self._without_pseudo(_spans(self._negation, text, starts), text, starts)
+
+    def _without_pseudo(self, found: list[tuple[int, int]], text: str, starts: list[int]) -> list[tuple[int, int]]:
+        """The spans that no pseudo-negation ("not sure", "no idea") overlaps."""
         pseudo = _spans(self._pseudo, text, starts)
-        return [n for n in _spans(self._negation, text, starts) if not any(_overlap(n, p) for p in pseudo)]
+        return [n for n in found if not any(_overlap(n, p) for p in pseudo)]
+
+    def _describes_user(self, words: list[str], i: int) -> bool:
+        """True when the word at i is how the user describes themself: "im a student on warfarin"."""
+        return i >= 2 and words[i - 1] in ("a", "an") and (words[i - 2] in self._user or words[i - 2] == "am")
 
     def _set_aside(
         self,
@@ -225,43 +238,54 @@ class SafetyRules:
         first: int,
         last: int,
         concept: _Concept,
-        ordinary: list[tuple[int, int]],
-        negated: tuple[list[tuple[int, int]], list[tuple[int, int]]],
-        passed: list[tuple[int, int]],
-        recurred: list[tuple[int, int]],
-        theirs: bool,
+        cues: _Cues,
     ) -> tuple[str, tuple[int, int]] | None:
         """Why a concept found at words first..last does not count, with the words that say so; or None."""
-        for span in ordinary:
+        for span in cues.ordinary:
             if _overlap((first, last), span):
                 return "ordinary use", (min(first, span[0]), max(last, span[1]))
-        negations, denied = negated
-        for start, end in negations:
+        for start, end in cues.negations:
             if end < first and first - end <= NEGATION_WINDOW and not self._scope_ends & set(words[end + 1 : first]):
                 return "negated", (start, last)
-        for start, end in denied:
+        for start, end in cues.denied:
             if start == last + 1:  # "bladder fine, bowels normal"
                 return "negated", (first, end)
         if not concept.counts_in_past:
+            passed = cues.passed
             after = [s for s in passed if last < s[0] <= last + PASSED_AFTER]
             before = [  # "years ago I broke my wrist"; but not "the pain settled but now my legs are numb"
                 s
                 for s in passed
                 if 0 < first - s[1] <= PASSED_BEFORE and not self._clause_ends & set(words[s[1] + 1 : first])
             ]
-            if (after or before) and not any(last < r[0] <= last + PASSED_AFTER + 4 for r in recurred):
+            if (after or before) and not any(last < r[0] <= last + PASSED_AFTER + 4 for r in cues.recurred):
                 return "passed", (min([first, *(s[0] for s in before)]), max([last, *(s[1] for s in after)]))
         following = [w for w in words[last + 1 : last + 2] if w not in self._clause_ends]
+        if any(start == last + 1 for start, _ in cues.disowned):
+            following = []  # "my husband is on warfarin, I'm not": the user after it says it is not theirs
         if self._user & {*words[first : last + 1], *following}:
             return None  # "my dog knocked me over", "the shelf fell on me": the user is in it
         for i in range(first - 1, max(first - SUBJECT_WINDOW, 0) - 1, -1):
-            if words[i] in self._user:
+            if words[i] in self._user or self._describes_user(words, i):
                 break
             if words[i] in self._others:
                 return "not the user", (i, last)
             if words[i] in self._someone:
-                return None if theirs else ("someone else", (i, last))
+                return None if cues.theirs else ("someone else", (i, last))
         return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Cues:
+    """Where one message's context words are (word ranges), found once and read for each concept."""
+
+    ordinary: list[tuple[int, int]]  # "fell asleep": the words in another sense
+    negations: list[tuple[int, int]]  # "no", "without", before a concept
+    denied: list[tuple[int, int]]  # "fine", "normal", right after one
+    disowned: list[tuple[int, int]]  # "not me", "im not on anything", after one
+    passed: list[tuple[int, int]]  # "went away", "years ago"
+    recurred: list[tuple[int, int]]  # "came back", "still"
+    theirs: bool  # the message asks about another person's care ("can she")
 
 
 def _phrasing(phrasing: str, negation_words: set[str]) -> tuple[re.Pattern[str], bool]:

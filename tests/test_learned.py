@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from faq import embedding, language
+from faq import embedding, language, safety
 from faq.embedding import Embedder, ModelError
 from faq.examples import load_examples
 from faq.learned import Prediction
@@ -16,6 +16,7 @@ from faq.loader import load_faq
 from faq.matcher import MatchResult
 from faq.models import Faq
 from faq.safety import CONTRAINDICATIONS, SEE_A_DOCTOR
+from faq.text import normalise
 from faq.understanding import DEFAULT_THRESHOLDS, LEARNED_CONTRA, UNCLEAR_SYMPTOM, Understanding, decide
 
 
@@ -222,3 +223,23 @@ def test_a_low_scored_decline_with_an_unsure_learned_guess_stays_a_decline_not_a
     verdict = decide(low, guess, True, DEFAULT_THRESHOLDS, safety)
     assert verdict.tier == "none"
     assert verdict.safety_reason is None
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "my friend's husband is on warfarin, I'm not. what does a massage therapist actually do?",
+        "my dad crashed his car last week, I wasn't in it. how much is a massage?",
+        "pins and needles in my foot this morning from kneeling, completely gone now. what should I wear to a session?",
+        "the heifer cut her leg open on the fence. does massage help circulation?",
+        "had a chest infection a while back, got the all clear. how often should I get a massage?",
+    ],
+)
+def test_anothers_symptom_disowned_or_one_that_is_gone_raises_no_flag(
+    understanding: Understanding, message: str
+) -> None:
+    """'I'm not' right after another person's concept, a symptom 'completely gone now' or given the all clear,
+    and a farm animal's wound are no warning sign of the user's."""
+    assert safety.check(normalise(message)) is None
+    assert understanding.match(message).entry_id not in (SEE_A_DOCTOR, CONTRAINDICATIONS)
+

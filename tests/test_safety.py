@@ -361,3 +361,19 @@ def test_feeling_as_if_hit_by_a_bus_is_a_figure_of_speech_being_hit_is_not() -> 
     assert safety.check(normalise("had one yesterday and feel like I've been hit by a bus, is that normal")) is None
     assert safety.check(normalise("today I feel like I got hit by a truck")) is None
     assert safety.check(normalise("i got hit by a car last week and my back hurts")) is not None
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "my husband is on warfarin, I'm not sure if he can have a massage",
+        "I'm a teacher on blood thinners, is a massage ok?",
+        "I'm a student and my legs went numb again this morning",
+        "had tingling in my feet, it was gone for a week but it came back again",
+        "my wife fell on the ice and I'm not ok either, my back is killing me after I fell too",
+    ],
+)
+def test_the_cues_for_others_and_for_the_past_do_not_hide_the_users_own_sign(message: str) -> None:
+    """'I'm not sure' disowns nothing, a person the user says they are ('I'm a teacher') is the user, and a
+    symptom that came back counts."""
+    assert safety.check(normalise(message)) is not None
