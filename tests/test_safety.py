@@ -377,3 +377,25 @@ def test_the_cues_for_others_and_for_the_past_do_not_hide_the_users_own_sign(mes
     """'I'm not sure' disowns nothing, a person the user says they are ('I'm a teacher') is the user, and a
     symptom that came back counts."""
     assert safety.check(normalise(message)) is not None
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "I volunteer at a cancer charity shop and lift boxes all day, how should I lift?",
+        "I fell head over heels for shiatsu, how often can I go?",
+        "I love to feel the burn at the gym, does massage help recovery?",
+        "my star sign is cancer, does that matter for massage lol",
+        "I'm an oncology nurse and stand all day, is massage good for my back?",
+    ],
+)
+def test_a_concepts_words_in_a_job_a_charity_or_an_idiom_raise_no_flag(message: str) -> None:
+    """A cancer charity, an oncology nurse, 'head over heels', 'feel the burn' and a star sign are no warning
+    sign."""
+    assert safety.check(normalise(message)) is None
+
+
+def test_a_charity_or_an_idiom_beside_the_users_own_sign_still_flags() -> None:
+    """The user's own cancer, or their own fall, still counts beside a charity or an idiom."""
+    assert safety.check(normalise("I had cancer two years ago and now I run for a cancer charity")) is not None
+    assert safety.check(normalise("I fell head over heels down the stairs yesterday")) is not None
