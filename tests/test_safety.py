@@ -399,3 +399,30 @@ def test_a_charity_or_an_idiom_beside_the_users_own_sign_still_flags() -> None:
     """The user's own cancer, or their own fall, still counts beside a charity or an idiom."""
     assert safety.check(normalise("I had cancer two years ago and now I run for a cancer charity")) is not None
     assert safety.check(normalise("I fell head over heels down the stairs yesterday")) is not None
+
+
+@pytest.mark.parametrize(
+    ("message", "reason"),
+    [
+        ("didn't make it to the loo in time twice this week and my back hurts", "loss of bladder or bowel control"),
+        ("my foot feels like cotton wool and I can't feel the floor", "numbness or tingling"),
+        ("my left foot flops when I walk and I keep catching my toes", "weakness in the legs"),
+        ("had the big c a few years back, is massage ok", "cancer history"),
+        ("I'm 20 weeks along and my back aches", "pregnancy"),
+        ("I had my hip replaced three weeks ago, can I book a massage", "recent surgery"),
+        ("I bruise easily and nosebleeds won't stop for ages", "a bleeding disorder"),
+        ("my back pain wakes me up in the night and is worse lying down", "severe or worsening pain"),
+    ],
+)
+def test_warning_signs_in_lay_words_from_the_lexicon_raise_their_flag(message: str, reason: str) -> None:
+    """Lay descriptions (the loo in time, cotton wool, a foot that flops, the big c, weeks along, a replaced
+    hip, easy bruising, pain that wakes at night) raise the concept's flag, named for the user."""
+    flag = safety.check(normalise(message))
+    assert flag is not None
+    assert flag.reason == reason
+
+
+def test_feeling_beaten_up_after_a_session_is_soreness_being_beaten_up_is_trauma() -> None:
+    """'feel like I got beaten up' after deep tissue is a figure of speech; 'I got beaten up' is trauma."""
+    assert safety.check(normalise("why do i feel like i got beaten up after my deep tissue session")) is None
+    assert safety.check(normalise("i got beaten up on saturday and my back is killing me")) is not None
