@@ -412,6 +412,7 @@ def test_a_charity_or_an_idiom_beside_the_users_own_sign_still_flags() -> None:
         ("I had my hip replaced three weeks ago, can I book a massage", "recent surgery"),
         ("I bruise easily and nosebleeds won't stop for ages", "a bleeding disorder"),
         ("my back pain wakes me up in the night and is worse lying down", "severe or worsening pain"),
+        ("my partner says I've got thinner and my jeans are looser, not dieting", "unexplained weight loss"),
     ],
 )
 def test_warning_signs_in_lay_words_from_the_lexicon_raise_their_flag(message: str, reason: str) -> None:
