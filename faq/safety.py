@@ -250,6 +250,9 @@ class SafetyRules:
         for start, end in cues.denied:
             if start == last + 1:  # "bladder fine, bowels normal"
                 return "negated", (first, end)
+        for start, end in cues.disowned:
+            if last < start <= last + PASSED_AFTER and self._someone & set(words[last + 1 : start]):
+                return "someone else", (first, end)  # "the warfarin I pick up is for my mum, not me"
         if not concept.counts_in_past:
             passed = cues.passed
             after = [s for s in passed if last < s[0] <= last + PASSED_AFTER]

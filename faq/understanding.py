@@ -236,8 +236,9 @@ def decide(
         return lexical
     if declined and confidence < t.over_decline and safety_p < t.safety:
         return _decline(lexical)
-    if best in safety or (safety_p >= t.suggest and best != OFF_TOPIC):
-        # Someone describing a symptom that nothing recognises with confidence: the doctor, not a guess.
+    if not lexical_answer and (best in safety or (safety_p >= t.suggest and best != OFF_TOPIC)):
+        # Someone describing a symptom that nothing recognises with confidence: the doctor, not a guess. Where the
+        # lexical matcher answers (a question about bathing before a session), a middling safety guess is no symptom.
         entry = best if best in safety else warning_signs
         return MatchResult(shown, "answer", entry, round(100 * safety_p, 1), safety_reason=UNCLEAR_SYMPTOM)
     candidates = [label for label, p in _entries(prediction) if p >= t.suggest]

@@ -14,13 +14,13 @@ def test_a_labelled_message_asked_again_gets_its_label() -> None:
         (
             Example("my spine has been grumbling since the move", "back-pain-benefits"),
             Example("does massage help with back pain", "off-topic"),
-            Example("my feet feel like cotton wool lately", "see-a-doctor"),
+            Example("my feet feel like cardboard lately", "see-a-doctor"),
         )
     )
     answered = knowledge.match("My spine has been grumbling since the move!")
     assert (answered.tier, answered.entry_id, answered.safety_reason) == ("answer", "back-pain-benefits", None)
     assert knowledge.match("does massage help with back pain").tier == "none"
-    warned = knowledge.match("my feet feel like cotton wool lately")
+    warned = knowledge.match("my feet feel like cardboard lately")
     assert (warned.entry_id, warned.safety_reason) == ("see-a-doctor", "a warning sign")
 
 

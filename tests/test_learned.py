@@ -108,6 +108,17 @@ def test_a_symptom_nothing_is_sure_of_goes_to_the_doctor(faq: Faq) -> None:
     assert (result.tier, result.entry_id, result.safety_reason) == ("answer", "see-a-doctor", UNCLEAR_SYMPTOM)
 
 
+def test_a_middling_safety_guess_beside_a_lexical_answer_is_no_symptom(faq: Faq) -> None:
+    """'do i need to bathe first before getting a massage', which the lexical matcher answers and the learned
+    layer half-reads as a contraindication, gets no 'a symptom I can't judge' warning."""
+    lexical = MatchResult("do i need to bathe first", "answer", "history", 59.4)
+    unsure = Prediction(("contraindications", "first-session", "off-topic"), (0.54, 0.33, 0.13))
+    safety = (faq.roles.warning_signs, faq.roles.contraindications)
+    result = decide(lexical, unsure, True, DEFAULT_THRESHOLDS, safety)
+    assert result.safety_reason is None
+    assert not (result.tier == "answer" and result.entry_id in safety)
+
+
 
 def test_a_question_about_the_safety_entry_itself_gets_no_warning_lead(faq: Faq) -> None:
     """When both layers read a message as the contraindications entry, it is answered as a question about it;

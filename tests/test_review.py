@@ -67,7 +67,7 @@ def test_exported_labels_load_as_an_examples_file(tmp_path: Path, faq: Faq) -> N
     labelled = [
         ("is tipping the therapist expected", "cost"),
         ("whats the best pizza in town", "off-topic"),
-        ("my feet feel like cotton wool lately", "see-a-doctor"),
+        ("my feet feel like cardboard lately", "see-a-doctor"),
         ("which parking is nearest the clinic", ":skip"),  # not now: no example
         ("can i bring my dog", ":uncovered"),  # no entry fits: a new entry to write, not an example
         ("what about reflexology", "reflexology"),  # an entry this FAQ does not have
@@ -84,7 +84,7 @@ def test_exported_labels_load_as_an_examples_file(tmp_path: Path, faq: Faq) -> N
     assert loaded[:3] == (
         Example("is tipping the therapist expected", "cost"),
         Example("whats the best pizza in town", "off-topic"),
-        Example("my feet feel like cotton wool lately", "see-a-doctor"),
+        Example("my feet feel like cardboard lately", "see-a-doctor"),
     )
     assert loaded[3].label == "cost"
     assert long_text.startswith(loaded[3].text)

@@ -427,3 +427,21 @@ def test_feeling_beaten_up_after_a_session_is_soreness_being_beaten_up_is_trauma
     """'feel like I got beaten up' after deep tissue is a figure of speech; 'I got beaten up' is trauma."""
     assert safety.check(normalise("why do i feel like i got beaten up after my deep tissue session")) is None
     assert safety.check(normalise("i got beaten up on saturday and my back is killing me")) is not None
+
+
+def test_a_fever_with_a_bug_going_round_is_a_warning_sign_not_just_being_ill() -> None:
+    """A temperature and chills with back pain, put down to a bug, gets see-a-doctor: warning signs come first."""
+    flag = safety.check(normalise("back hurts and ive had a temperature and chills, probably a bug going round"))
+    assert flag is not None
+    assert (flag.entry_id, flag.reason) == (safety.SEE_A_DOCTOR, "fever")
+
+
+def test_another_persons_concept_is_theirs_unless_the_message_is_about_their_body_or_care() -> None:
+    """'her yoga spot' is no question about a pregnant friend's care, 'her back' is; 'for my mum, not me' puts
+    the warfarin with the mum."""
+    friend = "my friend is pregnant so I'm taking her yoga spot, I just have a stiff back. would massage help?"
+    assert safety.check(normalise(friend)) is None
+    assert safety.check(normalise("my friend is pregnant and her back is sore, is a massage ok")) is not None
+    mum = "the warfarin I pick up every month is for my mum, not me. is deep tissue too intense?"
+    assert safety.check(normalise(mum)) is None
+    assert safety.check(normalise("the warfarin I take every day makes me bruise, is deep tissue ok")) is not None
