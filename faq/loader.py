@@ -61,7 +61,7 @@ CONTEXT_PHRASES = (
     "self_denial",
 )
 CONTEXT_WORDS = ("scope_ends", "not_the_user", "the_user", "someone_else")
-CONCEPT_KEYS = frozenset({"id", "role", "reason", "says", "counts_in_past"})
+CONCEPT_KEYS = frozenset({"id", "role", "reason", "says", "counts_in_past", "explained_by"})
 
 
 class FaqError(Exception):
@@ -279,8 +279,11 @@ class _Validator:
             past = item.get("counts_in_past", False)
             if not isinstance(past, bool):
                 self.error(where, "field 'counts_in_past' must be true or false")
+            explained = tuple(
+                self._phrasings(item.get("explained_by"), f"{where}: field 'explained_by'", required=False)
+            )
             if ident and reason and says and role in SAFETY_ROLES:
-                concepts.append(SafetyConcept(ident, cast(SafetyRole, role), reason, says, past is True))
+                concepts.append(SafetyConcept(ident, cast(SafetyRole, role), reason, says, past is True, explained))
         context = raw.get("context") or {}
         if not isinstance(context, Mapping):
             self.error("safety: 'context'", "must be a mapping of lists")

@@ -61,6 +61,7 @@ class SafetyConcept:
     reason: str  # how the bot names it: "You mentioned <reason>"
     phrasings: tuple[str, ...]  # lay ways of saying it, in the phrasing syntax of `faq.safety`
     counts_in_past: bool = False  # a history of it counts too (cancer); otherwise "years ago" sets it aside
+    explained_by: tuple[str, ...] = ()  # harmless causes said beside it: "numb from sitting cross legged"
 
 
 @dataclass(frozen=True, slots=True)

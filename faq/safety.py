@@ -22,6 +22,8 @@ medspaCy's ConText read clinical notes:
   person the user says they are is the user ("I'm a teacher on blood thinners").
 - **ordinary use**: a phrase that uses the words in another sense ("fell asleep", "a heart attack at the
   price", "on pins and needles").
+- **explained**: a harmless cause the concept itself lists, said right beside it ("my foot went numb from
+  sitting cross legged", "legs like jelly after leg day"), unless it came back or goes on.
 
 Messages come normalised, without punctuation, so scope ends are words, never commas. A false alarm costs a
 user one extra sentence, a miss could cost far more: the concepts are broad, the context rules narrow.
@@ -45,6 +47,8 @@ NEGATION_WINDOW = 5  # a negation reaches this many words ahead, unless its scop
 PASSED_AFTER = 12  # a "went away" this many words after a symptom says it passed
 PASSED_BEFORE = 6  # "years ago I ..." this many words before
 SUBJECT_WINDOW = 6  # how far back to look for who the symptom belongs to
+CAUSE_AFTER = 8  # a harmless cause ("from sitting cross legged") this many words after a symptom explains it
+CAUSE_BEFORE = 4  # "after leg day my legs are jelly": this many words before
 
 _ALTERNATIVE = r"(?:_|<n>[a-z]*|[a-z0-9]+\*?)"
 _TOKEN = re.compile(rf"^(?:\.\.\.|{_ALTERNATIVE}(?:\|{_ALTERNATIVE})*)$")
@@ -132,6 +136,7 @@ class _Concept:
     reason: str
     phrasings: tuple[tuple[re.Pattern[str], bool], ...]  # each with: does it spell a negation itself?
     counts_in_past: bool
+    explained_by: re.Pattern[str] | None  # harmless causes said beside it ("from sitting cross legged")
 
 
 class SafetyRules:
@@ -144,7 +149,13 @@ class SafetyRules:
         context = safety.context
         words = {w for n in context.negation if " " not in n for w in n.split("|")}  # single-word negations
         self._concepts = [
-            _Concept(entry[c.role], c.reason, tuple(_phrasing(p, words) for p in c.phrasings), c.counts_in_past)
+            _Concept(
+                entry[c.role],
+                c.reason,
+                tuple(_phrasing(p, words) for p in c.phrasings),
+                c.counts_in_past,
+                compile_phrasings(c.explained_by),
+            )
             for c in ordered
         ]
         self._any = compile_phrasings(tuple(p for c in ordered for p in c.phrasings))
@@ -228,6 +239,24 @@ class SafetyRules:
         pseudo = _spans(self._pseudo, text, starts)
         return [n for n in found if not any(_overlap(n, p) for p in pseudo)]
 
+    def _explained(
+        self, words: list[str], first: int, last: int, concept: _Concept, cues: _Cues
+    ) -> tuple[int, int] | None:
+        """The words that put a harmless cause right beside the concept ("legs like jelly after leg day", "after
+        leg day my legs are jelly"), unless the symptom came back or goes on ("still", "ever since")."""
+        if concept.explained_by is None:
+            return None
+        text = " ".join(words)
+        causes = _spans(concept.explained_by, text, _word_starts(text))
+        for start, end in causes:
+            if start > 0 and words[start - 1] in ("like", "as"):
+                continue  # "numb, like after the dentist" is a likeness, not a cause
+            after = last < start <= last + CAUSE_AFTER
+            before = 0 < first - end <= CAUSE_BEFORE and not self._clause_ends & set(words[end + 1 : first])
+            if (after or before) and not any(abs(r[0] - last) <= PASSED_AFTER for r in cues.recurred):
+                return min(first, start), max(last, end)
+        return None
+
     def _describes_user(self, words: list[str], i: int) -> bool:
         """True when the word at i is how the user describes themself: "im a student on warfarin"."""
         return i >= 2 and words[i - 1] in ("a", "an") and (words[i - 2] in self._user or words[i - 2] == "am")
@@ -253,6 +282,9 @@ class SafetyRules:
         for start, end in cues.disowned:
             if last < start <= last + PASSED_AFTER and self._someone & set(words[last + 1 : start]):
                 return "someone else", (first, end)  # "the warfarin I pick up is for my mum, not me"
+        explained = self._explained(words, first, last, concept, cues)
+        if explained is not None:
+            return "explained", explained
         if not concept.counts_in_past:
             passed = cues.passed
             after = [s for s in passed if last < s[0] <= last + PASSED_AFTER]

@@ -267,7 +267,8 @@ def test_context_that_does_not_cancel_a_warning_sign(matcher: Matcher, message: 
     [
         ("no numbness, no fever, just a stiff lower back from gardening", "negated"),
         ("the pain isn't getting worse, can i get a massage", "negated"),
-        ("my leg went numb from sitting cross-legged but it went away once I stood up", "passed"),
+        ("my leg went numb on the bus but it went away once I stood up", "passed"),
+        ("my leg went numb from sitting cross-legged but it went away once I stood up", "explained"),
         ("broke my wrist 10 years ago, totally healed", "passed"),
         ("my horse fell over at a jump last week", "not the user"),
         ("my cat fell off the shelf and is limping a bit", "not the user"),
@@ -278,8 +279,8 @@ def test_context_that_does_not_cancel_a_warning_sign(matcher: Matcher, message: 
     ],
 )
 def test_context_sets_a_concept_aside(matcher: Matcher, message: str, why: str) -> None:
-    """Negation, a symptom that passed, an animal or another person, and figurative use raise no flag, and
-    the reading says which context set the concept aside."""
+    """Negation, a symptom that passed or that a harmless cause explains, an animal or another person, and
+    figurative use raise no flag, and the reading says which context set the concept aside."""
     reading = matcher.safety.read(normalise(message))
     assert reading.flag is None
     assert why in [w for _, w in reading.set_aside]
@@ -445,3 +446,42 @@ def test_another_persons_concept_is_theirs_unless_the_message_is_about_their_bod
     mum = "the warfarin I pick up every month is for my mum, not me. is deep tissue too intense?"
     assert safety.check(normalise(mum)) is None
     assert safety.check(normalise("the warfarin I take every day makes me bruise, is deep tissue ok")) is not None
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "my foot went numb from sitting cross legged, anyway how much is a massage",
+        "legs felt like jelly after leg day, does massage help tight hamstrings",
+        "chest is sore from bench press, would a massage loosen it",
+        "I was sweating at night because the heating was on, can massage help me sleep",
+    ],
+)
+def test_a_symptom_explained_by_a_harmless_cause_beside_it_raises_no_flag(message: str) -> None:
+    """Numbness from sitting cross-legged, jelly legs after leg day, a sore chest from bench press and night
+    sweats from the heating are explained by the causes their concepts list."""
+    assert safety.check(normalise(message)) is None
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "my groin feels numb, like after the dentist",
+        "my legs are still weak after leg day last week",
+        "my legs have been numb since Monday and I sat cross legged once",
+    ],
+)
+def test_a_likeness_or_a_symptom_that_goes_on_is_not_explained(message: str) -> None:
+    """'like after the dentist' is a likeness, 'still weak' goes on, and a cause far from the symptom explains
+    nothing."""
+    assert safety.check(normalise(message)) is not None
+
+
+def test_a_bad_harmless_cause_is_refused_naming_the_concept(tmp_path: Path) -> None:
+    """An explained_by phrasing that is not in the phrasing syntax is a load error naming the concept."""
+    text = DEFAULT_FAQ_PATH.read_text(encoding="utf-8").replace(
+        "explained_by: [from|after sitting cross legged,", "explained_by: [from (sitting),", 1
+    )
+    with pytest.raises(FaqError) as caught:
+        parse_faq(text, DEFAULT_FAQ_PATH)
+    assert "safety concept 'numbness': field 'explained_by'" in str(caught.value)
