@@ -3,12 +3,12 @@ beside the matcher as it stood at BASELINE_COMMIT, all measured in the same run.
 
 Run from the repository root: `python bench/bench_matcher.py` (a minute or two, more on a cold cache).
 
-- **Accuracy** on the blind sets of 2026-12-02 (A general, B personas, C adversarial safety), grouped as
-  `faq.evaluation.score` does: in-domain top-1, off-topic declined, warning signs, contraindications,
-  benign near-misses handled right. Those sets were measured blind once (first_learned.txt and
-  baseline_main_0f2d2d9.txt beside them); they have been development data since, so these figures are not
-  blind. A, B and the even-numbered half of C are in the examples file (training data); only C's odd half
-  is held out from training.
+- **Accuracy** on the blind sets in bench/data, grouped as `faq.evaluation.score` does: in-domain top-1,
+  off-topic declined, warning signs, contraindications, benign near-misses handled right. Each round was
+  measured blind once (first_learned.txt beside it) and has been development data since, so these figures
+  are not blind, except a newest round (FRESH) on the run that first measures it. A, B and the
+  even-numbered half of every later set are in the examples file (training data); the odd halves are held
+  out from training and reported pooled, general traffic apart from adversarial safety.
   The held-out sets in bench/data and tests/data/dev.yaml are in the examples file the learned layer
   trains on, so they are reported only as a check that nothing broke.
 - **Time per question** on one core (onnxruntime with one thread), p50 and p99 over every message with one
@@ -49,8 +49,18 @@ from faq.models import DEFAULT_FAQ_PATH  # noqa: E402
 from faq.understanding import Understanding  # noqa: E402
 
 BASELINE_COMMIT = "0f2d2d94c91523425b21658e7984a54ab671f945"  # main before the learned layer
-BLIND = ROOT / "bench" / "data" / "blind-2026-12-02"
-SETS = ("A.yaml", "B.yaml", "C.yaml")
+DATA = ROOT / "bench" / "data"
+# Every blind round: (folder, general sets, adversarial safety sets). A and B are in the examples file whole; of
+# every later set the even-numbered half is, and its odd half is held out from training, to measure on.
+ROUNDS = (
+    ("blind-2026-12-02", ("A.yaml", "B.yaml"), ("C.yaml",)),
+    ("blind-2026-12-02b", ("D.yaml", "E.yaml"), ("F.yaml",)),
+    ("blind-2026-12-02c", ("G.yaml", "H.yaml"), ("I.yaml",)),
+    ("blind-2026-12-03d", ("J.yaml", "K.yaml"), ("L.yaml",)),
+)
+TRAINED_WHOLE = ("A.yaml", "B.yaml")
+# The newest round, never trained on: blind until its first measurement, development data after it.
+FRESH = ("blind-2026-12-03e", ("M.yaml", "N.yaml"), ("O.yaml",))
 DEV_SETS = (ROOT / "tests" / "data" / "dev.yaml", *sorted((ROOT / "bench" / "data").glob("holdout*.yaml")))
 TARGETS = {"in": 92.0, "out": 95.0, "warn": 100.0, "contra": 90.0, "benign": 85.0}
 TARGET_C_WARN = 90.0
@@ -146,6 +156,25 @@ def probe(messages: Sequence[str], *, learned: bool) -> dict[str, float]:
     return result
 
 
+def held_out_sets() -> dict[str, tuple[list[Case], bool]]:
+    """The sets to measure on, by name, each with whether it is an adversarial safety set: the newest round's
+    sets whole (if that round is in bench/data), and every earlier round's general and adversarial sets
+    pooled, odd halves only (A and B are trained on whole, so they are left out)."""
+    out: dict[str, tuple[list[Case], bool]] = {}
+    folder, general, adversarial = FRESH
+    if (DATA / folder).is_dir():
+        for name in (*general, *adversarial):
+            out[f"{name[0]} ({folder[6:]})"] = (load_cases(DATA / folder / name), name in adversarial)
+    pooled: dict[bool, list[Case]] = {False: [], True: []}
+    for folder, general, adversarial in ROUNDS:
+        for name in (*general, *adversarial):
+            if name not in TRAINED_WHOLE:
+                pooled[name in adversarial].extend(load_cases(DATA / folder / name)[1::2])
+    out["general, odd halves C-K"] = (pooled[False], False)
+    out["adversarial, odd halves C-L"] = (pooled[True], True)
+    return out
+
+
 def fmt(tally: tuple[int, int] | None) -> str:
     """'95.2 (99/104)', or '-' for a group the set lacks."""
     return "-" if tally is None else f"{percent(tally):.1f} ({tally[0]}/{tally[1]})"
@@ -164,13 +193,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("the learned layer did not load; see the warning above", file=sys.stderr)
         return 1
     lexical = Matcher(faq)
-    blind = {name: load_cases(BLIND / name) for name in SETS}
-    # A, B and C's even-numbered half are in the examples file now; C's odd half is kept out, to measure on.
-    c_cases = blind.pop("C.yaml")
-    blind["C.yaml (odd half, held out)"] = c_cases[1::2]
-    blind["C.yaml (even half, trained on)"] = c_cases[0::2]
+    blind = held_out_sets()
     dev: list[Case] = [c for path in DEV_SETS for c in load_cases(path)]
-    messages = [c.q for cases in blind.values() for c in cases]
+    messages = [c.q for cases, _ in blind.values() for c in cases]
     old = old_matcher([*messages, *(c.q for c in dev)], args.baseline)
 
     readers: list[tuple[str, object]] = [("reader", reader), ("lexical", lexical)]
@@ -179,14 +204,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     names = [n for n, _ in readers]
     print(f"{len(faq.entries)} entries, {len(examples)} labelled examples; {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.1f}")
-    print("\nBlind sets of 2026-12-02 (development data since their first measurement), percent right:")
-    print(f"  {'set / group':<22}" + "".join(f"{n:>20}" for n in names) + "   target")
-    for name, cases in blind.items():
+    print("\nBlind sets, percent right. The newest round is never trained on (blind at its first measurement,")
+    print("development data since); the earlier rounds' odd halves are held out from training, and have been")
+    print("development data since their first measurement:")
+    print(f"  {'set / group':<30}" + "".join(f"{n:>20}" for n in names) + "   target")
+    for name, (cases, adversarial) in blind.items():
         scores = [score(r, cases) for _, r in readers]  # type: ignore[arg-type]
         for group in scores[0]:
-            target = TARGET_C_WARN if (name.startswith("C") and group == "warn") else TARGETS.get(group)
-            label = f"{name[0]}{' odd' if 'odd' in name else ' even' if 'even' in name else ''} {group}"
-            print(f"  {label:<22}" + "".join(f"{fmt(s.get(group)):>20}" for s in scores)
+            target = TARGET_C_WARN if (adversarial and group == "warn") else TARGETS.get(group)
+            print(f"  {name + ' ' + group:<30}" + "".join(f"{fmt(s.get(group)):>20}" for s in scores)
                   + (f"   >= {target:g}" if target is not None else ""))
     dev_scores = [score(r, dev) for _, r in readers]  # type: ignore[arg-type]
     print(f"\nHeld-out and dev sets ({len(dev)} messages; in the examples file, so a check, not a measure):")
