@@ -53,7 +53,8 @@ def test_match_shows_the_safety_reason_and_suggestions() -> None:
     assert "id:    see-a-doctor" in flagged.stdout
     assert "safety: fever" in flagged.stdout
     assert "tier:  suggest" in vague.stdout
-    assert "did you mean: back-pain-benefits" in vague.stdout
+    offered = next(line for line in vague.stdout.splitlines() if line.startswith("did you mean: "))
+    assert "back-pain-benefits" in offered.removeprefix("did you mean: ").split(", ")
 
 
 def test_match_lexical_uses_the_fuzzy_matcher_alone() -> None:
@@ -113,15 +114,17 @@ def test_match_jsonl_answers_each_stdin_line_in_order(faq: Faq) -> None:
         assert 0 <= row["score"] <= 100
         assert isinstance(row["suggestions"], list)
         assert all(s in faq.by_id for s in row["suggestions"])
-    assert [(row["tier"], row["id"]) for row in rows] == [
+    assert [(row["tier"], row["id"]) for row in rows if row["q"] != "back things"] == [
         ("answer", "cost"),
         ("none", None),
         ("none", None),
         ("none", None),
-        ("suggest", "back-pain-benefits"),
         ("answer", "see-a-doctor"),
         ("none", None),
     ]
+    vague = rows[messages.index("back things")]
+    assert vague["tier"] == "suggest"
+    assert "back-pain-benefits" in vague["suggestions"]
 
 
 def test_match_jsonl_with_no_input_prints_nothing() -> None:
