@@ -257,6 +257,15 @@ class SafetyRules:
                 return min(first, start), max(last, end)
         return None
 
+    def _on_a_thing(self, words: list[str], last: int) -> bool:
+        """True when a thing comes right after the concept: "a hairline crack in my phone screen"."""
+        after = words[last + 1 : last + 4]
+        if len(after) < 2 or after[0] not in ("in", "on", "of"):
+            return False
+        determiner = after[1] in ("my", "the", "a", "an", "our", "his", "her", "their")
+        noun = after[2] if determiner and len(after) > 2 else after[1]
+        return noun in self._others
+
     def _describes_user(self, words: list[str], i: int) -> bool:
         """True when the word at i is how the user describes themself: "im a student on warfarin"."""
         return i >= 2 and words[i - 1] in ("a", "an") and (words[i - 2] in self._user or words[i - 2] == "am")
@@ -295,6 +304,8 @@ class SafetyRules:
             ]
             if (after or before) and not any(last < r[0] <= last + PASSED_AFTER + 4 for r in cues.recurred):
                 return "passed", (min([first, *(s[0] for s in before)]), max([last, *(s[1] for s in after)]))
+        if self._on_a_thing(words, last):
+            return "not the user", (first, last + 3)
         following = [w for w in words[last + 1 : last + 2] if w not in self._clause_ends]
         if any(start == last + 1 for start, _ in cues.disowned):
             following = []  # "my husband is on warfarin, I'm not": the user after it says it is not theirs

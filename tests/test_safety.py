@@ -414,6 +414,10 @@ def test_a_charity_or_an_idiom_beside_the_users_own_sign_still_flags() -> None:
         ("I bruise easily and nosebleeds won't stop for ages", "a bleeding disorder"),
         ("my back pain wakes me up in the night and is worse lying down", "severe or worsening pain"),
         ("my partner says I've got thinner and my jeans are looser, not dieting", "unexplained weight loss"),
+        ("my back wakes me up at 4am every night", "severe or worsening pain"),
+        ("a crushing feeling in my chest when I climb stairs", "chest pain"),
+        ("I had my knee operated on last month", "recent surgery"),
+        ("had an accident and didn't even feel I needed to go", "loss of bladder or bowel control"),
     ],
 )
 def test_warning_signs_in_lay_words_from_the_lexicon_raise_their_flag(message: str, reason: str) -> None:
@@ -485,3 +489,27 @@ def test_a_bad_harmless_cause_is_refused_naming_the_concept(tmp_path: Path) -> N
     with pytest.raises(FaqError) as caught:
         parse_faq(text, DEFAULT_FAQ_PATH)
     assert "safety concept 'numbness': field 'explained_by'" in str(caught.value)
+
+
+def test_a_concept_on_a_thing_or_as_a_topic_raises_no_flag_on_the_user_it_does() -> None:
+    """A burn on a laptop, cancer trial data and a brain gone numb at a desk are no sign of the user's; a burn
+    on the user's arm, and their own cancer, are."""
+    assert safety.check(normalise("there is a burn on my laptop lid, does massage help stress")) is None
+    assert safety.check(normalise("I analyse cancer trial data for a living, what does research say")) is None
+    assert safety.check(normalise("my brain goes numb by 3pm at my desk, how should I sit")) is None
+    assert safety.check(normalise("a burn on my arm from the oven, can I get a massage")) is not None
+    assert safety.check(normalise("I had cancer and now I analyse trial data")) is not None
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "I have cancer and back pain, can I get a massage",
+        "I had breast cancer and my back hurts",
+        "had cancer and chemo last year, massage ok?",
+    ],
+)
+def test_cancer_and_another_word_is_the_users_cancer_not_a_star_sign(message: str) -> None:
+    """'cancer and <anything>' was taken for the zodiac ('cancer and leo'); only star signs after it are."""
+    assert safety.check(normalise(message)) is not None
+    assert safety.check(normalise("is cancer and leo a good match")) is None
