@@ -683,6 +683,8 @@ def small_talk_reply(kind: str) -> str:
         ("are you a bot?", "bot"),
         ("byeee", "bye"),
         ("Thank you so much for your help x", "thanks"),
+        ("Thanks, that's helpful!", "thanks"),
+        ("cheers, brilliant", "thanks"),
     ],
 )
 async def test_the_small_talk_people_type_gets_its_reply_from_the_faq_file(
