@@ -58,9 +58,11 @@ ROUNDS = (
     ("blind-2026-12-02c", ("G.yaml", "H.yaml"), ("I.yaml",)),
     ("blind-2026-12-03d", ("J.yaml", "K.yaml"), ("L.yaml",)),
 )
+# Rounds measured blind once and never trained on since: reported whole.
+WHOLE = (("blind-2026-12-03e", ("M.yaml", "N.yaml"), ("O.yaml",)),)
 TRAINED_WHOLE = ("A.yaml", "B.yaml")
 # The newest round, never trained on: blind until its first measurement, development data after it.
-FRESH = ("blind-2026-12-03e", ("M.yaml", "N.yaml"), ("O.yaml",))
+FRESH = ("blind-2026-12-03f", ("P.yaml", "Q.yaml"), ("R.yaml",))
 DEV_SETS = (ROOT / "tests" / "data" / "dev.yaml", *sorted((ROOT / "bench" / "data").glob("holdout*.yaml")))
 TARGETS = {"in": 92.0, "out": 95.0, "warn": 100.0, "contra": 90.0, "benign": 85.0}
 TARGET_C_WARN = 90.0
@@ -158,13 +160,13 @@ def probe(messages: Sequence[str], *, learned: bool) -> dict[str, float]:
 
 def held_out_sets() -> dict[str, tuple[list[Case], bool]]:
     """The sets to measure on, by name, each with whether it is an adversarial safety set: the newest round's
-    sets whole (if that round is in bench/data), and every earlier round's general and adversarial sets
+    sets and those of rounds never trained on, whole, and every other round's general and adversarial sets
     pooled, odd halves only (A and B are trained on whole, so they are left out)."""
     out: dict[str, tuple[list[Case], bool]] = {}
-    folder, general, adversarial = FRESH
-    if (DATA / folder).is_dir():
-        for name in (*general, *adversarial):
-            out[f"{name[0]} ({folder[6:]})"] = (load_cases(DATA / folder / name), name in adversarial)
+    for folder, general, adversarial in (FRESH, *WHOLE):
+        if (DATA / folder).is_dir():
+            for name in (*general, *adversarial):
+                out[f"{name[0]} ({folder[6:]})"] = (load_cases(DATA / folder / name), name in adversarial)
     pooled: dict[bool, list[Case]] = {False: [], True: []}
     for folder, general, adversarial in ROUNDS:
         for name in (*general, *adversarial):
