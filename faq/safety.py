@@ -296,7 +296,8 @@ class SafetyRules:
             return "explained", explained
         if not concept.counts_in_past:
             passed = cues.passed
-            after = [s for s in passed if last < s[0] <= last + PASSED_AFTER]
+            # "surgery 15 years ago": a passing that ends the concept's own words counts as one after it
+            after = [s for s in passed if last < s[0] <= last + PASSED_AFTER or (first < s[0] and s[1] == last)]
             before = [  # "years ago I broke my wrist"; but not "the pain settled but now my legs are numb"
                 s
                 for s in passed

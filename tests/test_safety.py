@@ -513,3 +513,33 @@ def test_cancer_and_another_word_is_the_users_cancer_not_a_star_sign(message: st
     """'cancer and <anything>' was taken for the zodiac ('cancer and leo'); only star signs after it are."""
     assert safety.check(normalise(message)) is not None
     assert safety.check(normalise("is cancer and leo a good match")) is None
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "had a clot on my lung last year, all settled now, is a back massage ok?",
+        "had back surgery three weeks ago, can I book a massage",
+        "wake up every night around 2 with my back throbbing, what massage helps",
+        "my bum and my privates feel like they're wrapped in cotton wool since my back went",
+    ],
+)
+def test_a_past_clot_recent_surgery_night_pain_and_saddle_numbness_raise_a_flag(message: str) -> None:
+    """A clot counts even when it settled ('have or have had blood clots'), surgery weeks ago is recent, and
+    waking every night or a numb bottom in lay words are warning signs."""
+    assert safety.check(normalise(message)) is not None
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "had back surgery 15 years ago and been totally fine since, is a relaxing massage a good idea?",
+        "fell off my bike when I was 12, nothing since. does massage help back pain?",
+        "had chest pain last year, turned out to be heartburn and it's all sorted. is massage good for the heart?",
+        "my legs feel weak after a 20km hike, would a sports massage help?",
+    ],
+)
+def test_a_sign_long_past_or_explained_by_a_long_hike_raises_no_flag(message: str) -> None:
+    """Surgery '15 years ago' (the passing inside the concept's own words), a fall 'when I was 12', chest pain
+    'all sorted' and weak legs after a 20 km hike are no warning sign now."""
+    assert safety.check(normalise(message)) is None
