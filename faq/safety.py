@@ -264,7 +264,7 @@ class SafetyRules:
             return False
         determiner = after[1] in ("my", "the", "a", "an", "our", "his", "her", "their")
         noun = after[2] if determiner and len(after) > 2 else after[1]
-        return noun in self._others
+        return _one_of(noun, self._others)
 
     def _describes_user(self, words: list[str], i: int) -> bool:
         """True when the word at i is how the user describes themself: "im a student on warfarin"."""
@@ -301,7 +301,9 @@ class SafetyRules:
             before = [  # "years ago I broke my wrist"; but not "the pain settled but now my legs are numb"
                 s
                 for s in passed
-                if 0 < first - s[1] <= PASSED_BEFORE and not self._clause_ends & set(words[s[1] + 1 : first])
+                if 0 < first - s[1] <= PASSED_BEFORE
+                and not self._clause_ends & set(words[s[1] + 1 : first])
+                and not (words[s[1]] == "gone" and s[1] + 1 == first)  # "it's gone numb" is what it became
             ]
             if (after or before) and not any(last < r[0] <= last + PASSED_AFTER + 4 for r in cues.recurred):
                 return "passed", (min([first, *(s[0] for s in before)]), max([last, *(s[1] for s in after)]))
@@ -315,9 +317,9 @@ class SafetyRules:
         for i in range(first - 1, max(first - SUBJECT_WINDOW, 0) - 1, -1):
             if words[i] in self._user or self._describes_user(words, i):
                 break
-            if words[i] in self._others:
+            if _one_of(words[i], self._others):
                 return "not the user", (i, last)
-            if words[i] in self._someone:
+            if _one_of(words[i], self._someone):
                 return None if cues.theirs else ("someone else", (i, last))
         return None
 
@@ -333,6 +335,11 @@ class _Cues:
     passed: list[tuple[int, int]]  # "went away", "years ago"
     recurred: list[tuple[int, int]]  # "came back", "still"
     theirs: bool  # the message asks about another person's care ("can she")
+
+
+def _one_of(word: str, words: frozenset[str]) -> bool:
+    """True when the word, or the word without an "s" ("my mum's" is "mums" once normalised), is one of these."""
+    return word in words or (len(word) > 3 and word.endswith("s") and word[:-1] in words)
 
 
 def _phrasing(phrasing: str, negation_words: set[str]) -> tuple[re.Pattern[str], bool]:

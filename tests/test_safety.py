@@ -543,3 +543,36 @@ def test_a_sign_long_past_or_explained_by_a_long_hike_raises_no_flag(message: st
     """Surgery '15 years ago' (the passing inside the concept's own words), a fall 'when I was 12', chest pain
     'all sorted' and weak legs after a 20 km hike are no warning sign now."""
     assert safety.check(normalise(message)) is None
+
+
+@pytest.mark.parametrize(
+    ("message", "reason"),
+    [
+        ("its gone numb down my left leg since this morning", "numbness or tingling"),
+        ("when i wipe i cant really feel it, like its gone dead down there", "numbness or tingling"),
+        ("a couple of accidents in my pants this week and my back is wrecked", "loss of bladder or bowel control"),
+        ("I can't always tell when I need the toilet anymore, and my back hurts", "loss of bladder or bowel control"),
+        ("jaw and left arm aching along with my back and I came out in a cold sweat", "chest pain"),
+    ],
+)
+def test_a_sign_that_has_gone_numb_and_more_lay_words_raise_the_right_flag(message: str, reason: str) -> None:
+    """'It's gone numb' says what it became, not that it passed; accidents in the pants, not telling when the
+    toilet is needed, and jaw and arm pain with a cold sweat (a warning sign before 'being ill') are named."""
+    flag = safety.check(normalise(message))
+    assert flag is not None
+    assert flag.reason == reason
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "My wife's pregnant so I'm doing all the heavy lifting, how do I lift boxes?",
+        "my mum's in chemo so I'm her carer and the stress is getting to me",
+        "whats the best fracture resistant phone case",
+        "had my appendix out back in 2009, what happens at a first session?",
+    ],
+)
+def test_a_possessive_another_persons_concept_a_product_and_an_old_operation_raise_no_flag(message: str) -> None:
+    """'my wife's' is another person once normalised ('wifes'), a fracture-resistant case is a product, and an
+    operation 'back in 2009' has passed."""
+    assert safety.check(normalise(message)) is None
