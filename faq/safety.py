@@ -228,8 +228,22 @@ class SafetyRules:
         return bool(self._passings(normalised, starts, negations)) and not _spans(self._recurred, normalised, starts)
 
     def _passings(self, text: str, starts: list[int], negations: list[tuple[int, int]]) -> list[tuple[int, int]]:
-        """Where the message says something passed; "won't go away", "hasn't gone away" are no passing."""
-        return [p for p in _spans(self._passed, text, starts) if not any(0 < p[0] - n[1] <= 2 for n in negations)]
+        """Where the message says something passed; "won't go away", "hasn't gone away" are no passing, nor is a
+        comparison with the past ("can't hold my wee like I used to")."""
+        words = text.split(" ")
+        return [
+            p
+            for p in _spans(self._passed, text, starts)
+            if not any(0 < p[0] - n[1] <= 2 for n in negations) and not self._compares(words, p[0])
+        ]
+
+    def _compares(self, words: list[str], start: int) -> bool:
+        """True when the words before `start` compare with the past: "like I", "as I", "than we"."""
+        return start >= 2 and words[start - 1] in self._user | {"we", "it", "they"} and words[start - 2] in (
+            "like",
+            "as",
+            "than",
+        )
 
     def _negations(self, text: str, starts: list[int]) -> list[tuple[int, int]]:
         return self._without_pseudo(_spans(self._negation, text, starts), text, starts)

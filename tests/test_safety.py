@@ -576,3 +576,20 @@ def test_a_possessive_another_persons_concept_a_product_and_an_old_operation_rai
     """'my wife's' is another person once normalised ('wifes'), a fracture-resistant case is a product, and an
     operation 'back in 2009' has passed."""
     assert safety.check(normalise(message)) is None
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "can't always hold my water like I used to, and my back is crook",
+        "when I wipe after the loo I can barely feel anything down there",
+        "it went from a little niggle to a 9 out of 10 in a week",
+        "as soon as I lie down to sleep it throbs and wakes me up",
+        "my legs feel heavy and floppy like jelly going up stairs since my back went",
+    ],
+)
+def test_a_comparison_with_the_past_is_no_passing_and_more_lay_words_flag(message: str) -> None:
+    """'like I used to' compares with the past, it does not say the symptom passed; barely feeling anything
+    down there, a 9 out of 10, pain that wakes and floppy legs are warning signs."""
+    assert safety.check(normalise(message)) is not None
+    assert safety.check(normalise("I used to wet myself as a kid, I'm fine now")) is None
