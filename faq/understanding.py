@@ -43,6 +43,7 @@ class Thresholds:
 
 
 DEFAULT_THRESHOLDS = Thresholds()
+MIN_REST_WORDS = 3  # what the rules leave of a message is read instead of it only from this many words
 
 
 class Understanding:
@@ -163,8 +164,9 @@ class Understanding:
             # "it went away", "my horse fell"): reading context is their job. The learned layer reads what is left
             # of the message, and its safety opinion is dropped.
             rest = reading.remainder(normalised)
-            prediction = self.learned.predict(rest if len(rest.split()) >= 3 else text).without(safety)
-            if lexical.entry_id in safety and len(rest.split()) >= 3:
+            enough = len(rest.split()) >= MIN_REST_WORDS  # "not pregnant" alone leaves nothing worth reading
+            prediction = self.learned.predict(rest if enough else text).without(safety)
+            if lexical.entry_id in safety and enough:
                 # The lexical matcher picked a safety entry for the words the rules set aside ("not pregnant,
                 # no medication"): it reads what is left, as the learned layer does.
                 again = self.lexical.match(rest)
