@@ -593,3 +593,13 @@ def test_a_comparison_with_the_past_is_no_passing_and_more_lay_words_flag(messag
     down there, a 9 out of 10, pain that wakes and floppy legs are warning signs."""
     assert safety.check(normalise(message)) is not None
     assert safety.check(normalise("I used to wet myself as a kid, I'm fine now")) is None
+
+
+def test_not_getting_to_the_loo_in_time_flags_being_pregnant_with_excitement_does_not() -> None:
+    """'trouble getting to the loo in time' is a bladder warning sign; 'pregnant with excitement' is an idiom,
+    while 'pregnant with twins' is a pregnancy."""
+    bladder = safety.check(normalise("I've had a little trouble getting to the loo in time lately"))
+    assert bladder is not None
+    assert bladder.reason == "loss of bladder or bowel control"
+    assert safety.check(normalise("im pregnant with excitement for my holiday lol")) is None
+    assert safety.check(normalise("I'm pregnant with twins, is a back massage ok?")) is not None
