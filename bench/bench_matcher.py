@@ -60,6 +60,7 @@ ROUNDS = (
 )
 # Rounds measured blind once and never trained on since: reported whole.
 WHOLE = (
+    ("blind-2026-12-03i", ("Y.yaml",), ("Z.yaml",)),
     ("blind-2026-12-03h", ("V.yaml", "W.yaml"), ("X.yaml",)),
     ("blind-2026-12-03g", ("S.yaml", "T.yaml"), ("U.yaml",)),
     ("blind-2026-12-03f", ("P.yaml", "Q.yaml"), ("R.yaml",)),
@@ -67,7 +68,7 @@ WHOLE = (
 )
 TRAINED_WHOLE = ("A.yaml", "B.yaml")
 # The newest round, never trained on: blind until its first measurement, development data after it.
-FRESH = ("blind-2026-12-03i", ("Y.yaml",), ("Z.yaml",))
+FRESH = ("blind-2026-12-03j", ("AA.yaml",), ("AB.yaml",))
 DEV_SETS = (ROOT / "tests" / "data" / "dev.yaml", *sorted((ROOT / "bench" / "data").glob("holdout*.yaml")))
 TARGETS = {"in": 92.0, "out": 95.0, "warn": 100.0, "contra": 90.0, "benign": 85.0}
 TARGET_C_WARN = 90.0
@@ -171,7 +172,10 @@ def held_out_sets() -> dict[str, tuple[list[Case], bool]]:
     for folder, general, adversarial in (FRESH, *WHOLE):
         if (DATA / folder).is_dir():
             for name in (*general, *adversarial):
-                out[f"{name[0]} ({folder[6:]})"] = (load_cases(DATA / folder / name), name in adversarial)
+                out[f"{name.removesuffix('.yaml')} ({folder[6:]})"] = (
+                    load_cases(DATA / folder / name),
+                    name in adversarial,
+                )
     pooled: dict[bool, list[Case]] = {False: [], True: []}
     for folder, general, adversarial in ROUNDS:
         for name in (*general, *adversarial):

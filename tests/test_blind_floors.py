@@ -9,7 +9,8 @@ round, measured on the bot's reader at 1ac46df), and bench/data/blind-2026-12-03
 measured at b58e9ba) and bench/data/blind-2026-12-03f (sets P, Q, R, the sixth round, measured at 2798431)
 and bench/data/blind-2026-12-03g (sets S, T, U, the seventh round, measured at 7c6d734) and
 bench/data/blind-2026-12-03h (sets V, W, X, the eighth round, measured at 52bd769) and bench/data/blind-2026-12-03i
-(sets Y, Z, the ninth round, measured at a684e84).
+(sets Y, Z, the ninth round, measured at a684e84) and bench/data/blind-2026-12-03j (sets AA, AB, the tenth round,
+measured at 7dccff8).
 Once read they are development data, so a higher
 figure proves little; a lower one is a regression.
 """
@@ -38,6 +39,7 @@ BLIND = tuple(
         "blind-2026-12-03g",
         "blind-2026-12-03h",
         "blind-2026-12-03i",
+        "blind-2026-12-03j",
     )
 )
 FIGURE = re.compile(r"(\w+)=([\d.]+)%\((\d+)/(\d+)\)")
