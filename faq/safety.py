@@ -172,6 +172,7 @@ class SafetyRules:
         self._clause_ends = self._scope_ends - self._user  # "but", "now": not "I", which starts most clauses
         self._their_care = compile_phrasings(context.their_care)
         self._self_denial = compile_phrasings(context.self_denial)
+        self._comparers = self._user | {"we", "it", "they"}  # "like I used to", "than we did"
 
     @classmethod
     def for_faq(cls, faq: Faq) -> SafetyRules:
@@ -188,12 +189,13 @@ class SafetyRules:
             return Reading(None, passed=self._says_passed(normalised))
         words = normalised.split(" ")
         starts = _word_starts(normalised)
-        negations = self._negations(normalised, starts)
+        pseudo = _spans(self._pseudo, normalised, starts)
+        negations = _without(pseudo, _spans(self._negation, normalised, starts))
         cues = _Cues(
             ordinary=_spans(self._ordinary, normalised, starts),
             negations=negations,
             denied=_spans(self._negation_after, normalised, starts),
-            disowned=self._without_pseudo(_spans(self._self_denial, normalised, starts), normalised, starts),
+            disowned=_without(pseudo, _spans(self._self_denial, normalised, starts)),
             passed=self._passings(normalised, starts, negations),
             recurred=_spans(self._recurred, normalised, starts),
             theirs=self._their_care is not None and self._their_care.search(normalised) is not None,
@@ -206,13 +208,14 @@ class SafetyRules:
                 for pattern, spells_negation in concept.phrasings
                 for m in pattern.finditer(normalised)
             )
+            causes = _spans(concept.explained_by, normalised, starts) if found_spans else []
             for first, last, spells_negation in found_spans:
                 inside = [] if spells_negation else [n for n in negations if first < n[0] and n[1] <= last]
                 if inside:  # "the pain isn't getting worse": a negation in the gap of the phrasing
                     aside.append((concept.reason, "negated"))
                     spans.append((first, last))
                     continue
-                why = self._set_aside(words, first, last, concept, cues)
+                why = self._set_aside(words, first, last, concept, causes, cues)
                 if why is None:
                     return Reading(SafetyFlag(concept.entry_id, concept.reason), tuple(aside), tuple(spans))
                 aside.append((concept.reason, why[0]))
@@ -239,29 +242,17 @@ class SafetyRules:
 
     def _compares(self, words: list[str], start: int) -> bool:
         """True when the words before `start` compare with the past: "like I", "as I", "than we"."""
-        return start >= 2 and words[start - 1] in self._user | {"we", "it", "they"} and words[start - 2] in (
-            "like",
-            "as",
-            "than",
-        )
+        return start >= 2 and words[start - 1] in self._comparers and words[start - 2] in ("like", "as", "than")
 
     def _negations(self, text: str, starts: list[int]) -> list[tuple[int, int]]:
-        return self._without_pseudo(_spans(self._negation, text, starts), text, starts)
-
-    def _without_pseudo(self, found: list[tuple[int, int]], text: str, starts: list[int]) -> list[tuple[int, int]]:
-        """The spans that no pseudo-negation ("not sure", "no idea") overlaps."""
-        pseudo = _spans(self._pseudo, text, starts)
-        return [n for n in found if not any(_overlap(n, p) for p in pseudo)]
+        return _without(_spans(self._pseudo, text, starts), _spans(self._negation, text, starts))
 
     def _explained(
-        self, words: list[str], first: int, last: int, concept: _Concept, cues: _Cues
+        self, words: list[str], first: int, last: int, causes: list[tuple[int, int]], cues: _Cues
     ) -> tuple[int, int] | None:
-        """The words that put a harmless cause right beside the concept ("legs like jelly after leg day", "after
-        leg day my legs are jelly"), unless the symptom came back or goes on ("still", "ever since")."""
-        if concept.explained_by is None:
-            return None
-        text = " ".join(words)
-        causes = _spans(concept.explained_by, text, _word_starts(text))
+        """The words that put one of the concept's harmless causes (`causes`: where they are in the message) right
+        beside it ("legs like jelly after leg day", "after leg day my legs are jelly"), unless the symptom came
+        back or goes on ("still", "ever since")."""
         for start, end in causes:
             if start > 0 and words[start - 1] in ("like", "as"):
                 continue  # "numb, like after the dentist" is a likeness, not a cause
@@ -290,6 +281,7 @@ class SafetyRules:
         first: int,
         last: int,
         concept: _Concept,
+        causes: list[tuple[int, int]],
         cues: _Cues,
     ) -> tuple[str, tuple[int, int]] | None:
         """Why a concept found at words first..last does not count, with the words that say so; or None."""
@@ -305,7 +297,7 @@ class SafetyRules:
         for start, end in cues.disowned:
             if last < start <= last + PASSED_AFTER and self._someone & set(words[last + 1 : start]):
                 return "someone else", (first, end)  # "the warfarin I pick up is for my mum, not me"
-        explained = self._explained(words, first, last, concept, cues)
+        explained = self._explained(words, first, last, causes, cues)
         if explained is not None:
             return "explained", explained
         if not concept.counts_in_past:
@@ -349,6 +341,11 @@ class _Cues:
     passed: list[tuple[int, int]]  # "went away", "years ago"
     recurred: list[tuple[int, int]]  # "came back", "still"
     theirs: bool  # the message asks about another person's care ("can she")
+
+
+def _without(pseudo: list[tuple[int, int]], found: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The spans that no pseudo-negation ("not sure", "no idea") overlaps."""
+    return [n for n in found if not any(_overlap(n, p) for p in pseudo)]
 
 
 def _one_of(word: str, words: frozenset[str]) -> bool:
