@@ -35,6 +35,9 @@ class Thresholds:
     agree: float = 0.25  # the learned layer backs the lexical answer if it gives the entry this much
     lexical_strong: float = 80.0  # a lexical score this high answers unless the learned layer says off-topic
     off_topic: float = 0.6  # the learned layer declines from this off-topic probability
+    # ...and from this one even where the lexical score is strong: "is your back ok after the gym, mate?" scores
+    # on its words, but a learned layer this sure it is not a question about massage is right far more often.
+    off_topic_sure: float = 0.95
     safety: float = 0.6  # the learned layer's second opinion on a warning sign (bench/pick_safety_threshold.py)
     suggest: float = 0.35  # a candidate worth offering in "Did you mean…"
     # Where the lexical matcher declined for sure (score 0: no word of the subject, or an off-topic word), the
@@ -223,7 +226,9 @@ def decide(
         return MatchResult(shown, "answer", best, round(100 * confidence, 1), safety_reason=reason)
     if not english:
         return replace(_decline(lexical), english=False)
-    if best == OFF_TOPIC and confidence >= t.off_topic and lexical.score < t.lexical_strong:
+    if best == OFF_TOPIC and (
+        confidence >= t.off_topic_sure or (confidence >= t.off_topic and lexical.score < t.lexical_strong)
+    ):
         return _decline(lexical)
     lexical_answer = lexical.tier == "answer" and lexical.entry_id is not None
     if lexical_answer and (best == lexical.entry_id or prediction.prob(lexical.entry_id or "") >= t.agree):

@@ -127,7 +127,7 @@ EVERYDAY_WORDING = [
     ("contraindications", "cracked a rib a few weeks back, fine to have my back massaged?"),
     ("contraindications", "i have cellulitis, massage ok?"),
     ("contraindications", "i have varicose veins, is leg massage ok"),
-    ("contraindications", "i had back surgery in march, is massage ok now"),
+    ("see-a-doctor", "i had back surgery in march, is massage ok now"),
     ("contraindications", "having an operation on my spine next week, massage before that?"),
     ("contraindications", "my op was three weeks ago, can i get a massage"),
 ]
@@ -603,3 +603,37 @@ def test_not_getting_to_the_loo_in_time_flags_being_pregnant_with_excitement_doe
     assert bladder.reason == "loss of bladder or bowel control"
     assert safety.check(normalise("im pregnant with excitement for my holiday lol")) is None
     assert safety.check(normalise("I'm pregnant with twins, is a back massage ok?")) is not None
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "had a disc op three weeks ago, back still tight, thinking of booking a sports massage",
+        "lumbar fusion last month, can I get a massage on my back yet",
+        "I had a microdiscectomy in October, is deep tissue ok now?",
+        "they put rods in my spine in the summer, would massage help the stiffness?",
+    ],
+)
+def test_recent_surgery_on_the_back_or_spine_is_a_warning_sign(message: str) -> None:
+    """An operation on the spine weeks or months ago needs the surgeon's or doctor's word first: the warning-sign
+    answer, not the general 'check first' one that other recent surgery gets."""
+    flag = safety.check(normalise(message))
+    assert flag is not None
+    assert (flag.entry_id, flag.reason) == (safety.SEE_A_DOCTOR, "recent surgery on your back or spine")
+
+
+@pytest.mark.parametrize(
+    ("message", "entry_id"),
+    [
+        ("had my gallbladder out two weeks ago, is a back massage ok", safety.CONTRAINDICATIONS),
+        ("my doctor says I might need back surgery down the line, can massage help me avoid it?", None),
+        ("had back surgery 15 years ago and been fine since, how often should I get a massage?", None),
+    ],
+)
+def test_other_surgery_stays_a_contraindication_and_spine_surgery_one_may_need_one_day_is_none(
+    message: str, entry_id: str | None
+) -> None:
+    """Surgery elsewhere is still the contraindication, and back surgery someone may need one day, or had
+    long ago, raises no flag."""
+    flag = safety.check(normalise(message))
+    assert (flag.entry_id if flag else None) == entry_id
