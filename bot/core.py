@@ -12,7 +12,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Coroutine, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -445,6 +445,25 @@ class Conversation:
     # --- replies ---------------------------------------------------------------------------------
 
     def _result_replies(self, result: MatchResult) -> tuple[Reply, ...]:
+        replies = self._plain_replies(result)
+        if result.caveat is None:
+            return replies
+        return tuple(self._with_caveat(reply, result.caveat) for reply in replies)
+
+    def _with_caveat(self, reply: Reply, reason: str) -> Reply:
+        """The reply with a line naming the warning sign the message mentions and a button to the doctor answer:
+        the learned layer read the message as about something else, but a sign is never dropped without a word."""
+        line = (
+            f"⚠️ Some of your words can point to <b>{esc(reason)}</b>. If you have that now, "
+            "please check with a doctor before any massage."
+        )
+        doctor = self.faq.by_id.get(self.faq.roles.warning_signs)
+        rows = reply.buttons
+        if doctor is not None:
+            rows = ((Button(button_label(doctor.question), callbacks.encode("answer", doctor.id)),), *rows)
+        return replace(reply, text=fit(line + "\n\n" + reply.text), buttons=rows)
+
+    def _plain_replies(self, result: MatchResult) -> tuple[Reply, ...]:
         if result.tier == "answer" and result.entry_id:
             entry = self.faq.by_id[result.entry_id]
             if result.safety_reason:
@@ -847,7 +866,8 @@ class Conversation:
 
     def _safety_reason(self, text: str) -> str | None:
         """Why the bot gives `text` the safety answer now, or None."""
-        return self.knowledge.match(text).safety_reason
+        result = self.knowledge.match(text)
+        return result.safety_reason or result.caveat  # a sign the learned layer overruled is still one to the rules
 
     async def _queue(self) -> list[review.Group]:
         candidates = await self.store.review_candidates(review.LOW_CONFIDENCE)

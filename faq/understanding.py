@@ -43,6 +43,14 @@ class Thresholds:
     # Where the lexical matcher declined for sure (score 0: no word of the subject, or an off-topic word), the
     # learned layer needs this much more before it answers, or offers anything: "bitcoin price" is not about cost.
     over_decline: float = 0.95
+    # Where the rules read a warning sign, the learned layer overrules them only on a short message it reads as
+    # plainly about something else: safety under veto_safety, and an entry or off-topic at veto_confidence.
+    # "my car keeps overheating like it's got a fever", "legs like jelly after leg day, does massage flush
+    # lactic acid". The answer still names the sign (MatchResult.caveat). Long messages are never overruled:
+    # there the learned layer reads the question asked and misses a sign mentioned in passing.
+    veto_words: int = 25
+    veto_safety: float = 0.05
+    veto_confidence: float = 0.8
 
 
 DEFAULT_THRESHOLDS = Thresholds()
@@ -147,7 +155,7 @@ class Understanding:
         """Return the best entry for `text`, some candidates, or a decline. Never raises."""
         lexical = self.lexical.match(text)
         if lexical.safety_reason is not None:
-            return lexical  # the warning-sign rules always win
+            return self._overruled(text, lexical) or lexical  # the warning-sign rules win, with one exception
         labelled = self.labels.verdict(text, lexical.query)
         if labelled is not None:
             return labelled
@@ -180,6 +188,27 @@ class Understanding:
         else:
             prediction = self.learned.predict(text)
         return decide(lexical, prediction, english, self.thresholds, safety)
+
+    def _overruled(self, text: str, flagged: MatchResult) -> MatchResult | None:
+        """The learned layer's reading of a short message the rules flagged, where it is sure the message is about
+        something else and sees no safety in it; None (the rules stand) otherwise. The reason stays as a caveat."""
+        t = self.thresholds
+        if self.learned is None or len(text.split()) > t.veto_words:
+            return None
+        if not language.is_english(text, self.lexical.vocabulary):
+            return None
+        prediction = self.learned.predict(text, top=len(self.learned.labels))  # every label: no safety p hidden
+        roles = self.faq.roles
+        safety_p = max(prediction.prob(roles.warning_signs), prediction.prob(roles.contraindications))
+        best = prediction.best
+        if safety_p >= t.veto_safety or best in (roles.warning_signs, roles.contraindications):
+            return None
+        if prediction.confidence < t.veto_confidence:
+            return None
+        if best == OFF_TOPIC:
+            return replace(_decline(flagged), score=0.0, caveat=flagged.safety_reason)
+        return MatchResult(flagged.query, "answer", best, round(100 * prediction.confidence, 1),
+                           caveat=flagged.safety_reason)
 
     def rank(self, text: str, limit: int = 10) -> list[str]:
         """Return entry ids that could answer `text`, best first (for inline mode); never raises."""

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from bot import callbacks
 from bot.callbacks import MAX_CALLBACK_BYTES, decode
 from bot.core import COMMANDS, Conversation, Knowledge, Reply, Response, Sender, Settings
 from bot.render import MAX_MESSAGE_CHARS, esc
@@ -313,6 +314,20 @@ async def test_red_flag_answer_leads_with_the_warning(conversation: Conversation
     assert "doctor" in first_line
     assert FAQ.by_id["see-a-doctor"].question in shown
     assert data_of(reply)[-1] == "m"
+
+
+async def test_a_sign_the_learned_layer_overruled_is_still_named_above_the_answer(conversation: Conversation) -> None:
+    """'I'm expecting a parcel today, what should I wear to my first massage?' gets the first-session answer, led
+    by a line naming what 'expecting' can point to and telling them to check with a doctor, with a button to the
+    doctor answer."""
+    message = "I'm expecting a parcel today, what should I wear to my first massage?"
+    (reply,) = (await conversation.on_text(USER, message)).replies
+    shown = check_reply(reply)
+    first_line = shown.split("\n", 1)[0]
+    assert first_line.startswith("⚠️ Some of your words can point to pregnancy")
+    assert "doctor" in first_line
+    assert FAQ.by_id["first-session"].question in shown
+    assert callbacks.encode("answer", "see-a-doctor") in data_of(reply)
 
 
 async def test_questions_are_logged_with_their_tier(conversation: Conversation, store: Store) -> None:

@@ -267,3 +267,45 @@ def test_a_learned_layer_all_but_certain_a_message_is_off_topic_declines_it_over
     assert decide(strong, certain, True, DEFAULT_THRESHOLDS, safety).tier == "none"
     fairly = Prediction(("off-topic", "back-pain-benefits", "stress"), (0.9, 0.08, 0.02))
     assert decide(strong, fairly, True, DEFAULT_THRESHOLDS, safety).entry_id == "back-pain-benefits"
+
+
+@pytest.mark.parametrize(
+    ("message", "entry", "caveat"),
+    [
+        ("I'm expecting a parcel today, what should I wear to my first massage?", "first-session", "pregnancy"),
+        ("my legs burn after spin class, does massage flush lactic acid out?", "waste-products",
+         "an open wound or infection"),
+        ("how do I get a burn mark off my kitchen worktop?", None, "an open wound or infection"),
+        ("what does the word fracture mean in geology?", None, "a fracture"),
+    ],
+)
+def test_a_short_message_the_rules_flag_and_the_learned_layer_plainly_reads_otherwise_keeps_the_sign_as_a_caveat(
+    understanding: Understanding, message: str, entry: str | None, caveat: str
+) -> None:
+    """A word the rules read as a sign ('expecting', 'burn', 'fracture') in a short message the learned layer
+    is sure is about something else, with no safety in it, gets that reading (an answer or a decline), and the
+    sign the rules read stays on the verdict as a caveat."""
+    assert understanding.lexical.match(message).safety_reason == caveat
+    verdict = understanding.match(message)
+    assert (verdict.tier, verdict.entry_id) == (("answer", entry) if entry else ("none", None))
+    assert verdict.safety_reason is None
+    assert verdict.caveat == caveat
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "my legs have gone numb and weak since yesterday, would a massage help",
+        "Quick question about what to wear to my first ever massage next week, I'm a bit nervous about it. Oh and "
+        "I should say I came off my bike on Sunday and my back has hurt since.",
+    ],
+)
+def test_a_real_sign_or_one_mentioned_in_passing_in_a_long_message_is_never_overruled(
+    understanding: Understanding, message: str
+) -> None:
+    """A sign the learned layer also sees, and a sign in a message past the word limit (where the learned layer
+    reads the question asked, here what to wear, and not the fall mentioned in passing), get the doctor."""
+    verdict = understanding.match(message)
+    assert (verdict.tier, verdict.entry_id) == ("answer", "see-a-doctor")
+    assert verdict.safety_reason is not None
+    assert verdict.caveat is None
