@@ -612,6 +612,8 @@ def test_not_getting_to_the_loo_in_time_flags_being_pregnant_with_excitement_doe
         "lumbar fusion last month, can I get a massage on my back yet",
         "I had a microdiscectomy in October, is deep tissue ok now?",
         "they put rods in my spine in the summer, would massage help the stiffness?",
+        "I had surgery on my upper back in May, can I get a massage now",
+        "the operation on my spine was a fortnight ago, is a gentle massage ok",
     ],
 )
 def test_recent_surgery_on_the_back_or_spine_is_a_warning_sign(message: str) -> None:
