@@ -630,12 +630,13 @@ def test_recent_surgery_on_the_back_or_spine_is_a_warning_sign(message: str) -> 
         ("had my gallbladder out two weeks ago, is a back massage ok", safety.CONTRAINDICATIONS),
         ("my doctor says I might need back surgery down the line, can massage help me avoid it?", None),
         ("had back surgery 15 years ago and been fine since, how often should I get a massage?", None),
+        ("I'm booked in for a spinal fusion next month, is a massage before it ok?", safety.CONTRAINDICATIONS),
     ],
 )
 def test_other_surgery_stays_a_contraindication_and_spine_surgery_one_may_need_one_day_is_none(
     message: str, entry_id: str | None
 ) -> None:
-    """Surgery elsewhere is still the contraindication, and back surgery someone may need one day, or had
-    long ago, raises no flag."""
+    """Surgery elsewhere is still the contraindication, as is spine surgery booked for later; back surgery
+    someone may need one day, or had long ago, raises no flag."""
     flag = safety.check(normalise(message))
     assert (flag.entry_id if flag else None) == entry_id
