@@ -50,7 +50,7 @@ class Thresholds:
     # there the learned layer reads the question asked and misses a sign mentioned in passing.
     veto_words: int = 25
     veto_safety: float = 0.05
-    veto_confidence: float = 0.8
+    veto_confidence: float = 0.7
 
 
 DEFAULT_THRESHOLDS = Thresholds()
@@ -176,7 +176,12 @@ class Understanding:
             # of the message, and its safety opinion is dropped.
             rest = reading.remainder(normalised)
             enough = len(rest.split()) >= MIN_REST_WORDS  # "not pregnant" alone leaves nothing worth reading
-            prediction = self.learned.predict(rest if enough else text).without(safety)
+            # Both the whole message and what is left of it, without the safety labels: the surer reading wins.
+            # The rest alone can lose the question ("could massage help me [avoid surgery]"), the whole can be
+            # led by the words set aside.
+            prediction = self.learned.predict(text).without(safety)
+            if enough:
+                prediction = max(prediction, self.learned.predict(rest).without(safety), key=_sureness)
             if lexical.entry_id in safety and enough:
                 # The lexical matcher picked a safety entry for the words the rules set aside ("not pregnant,
                 # no medication"): it reads what is left, as the learned layer does.
@@ -217,6 +222,10 @@ class Understanding:
             learned = [i for i, p in _entries(self.learned.predict(text, top=limit)) if p >= self.thresholds.suggest]
             ids = list(dict.fromkeys([*learned[:2], *ids, *learned]))
         return ids[:limit]
+
+
+def _sureness(prediction: Prediction) -> float:
+    return prediction.confidence
 
 
 def _entries(prediction: Prediction) -> list[tuple[str, float]]:

@@ -309,3 +309,21 @@ def test_a_real_sign_or_one_mentioned_in_passing_in_a_long_message_is_never_over
     assert (verdict.tier, verdict.entry_id) == ("answer", "see-a-doctor")
     assert verdict.safety_reason is not None
     assert verdict.caveat is None
+
+
+@pytest.mark.parametrize(
+    ("message", "entry"),
+    [
+        ("can massage help me avoid an operation on my spine?", "no-medication"),
+        ("not pregnant, not on blood thinners, just a stiff back from the office. which type of massage should I book?",
+         "kinds-of-massage"),
+    ],
+)
+def test_a_sign_set_aside_leaves_the_surer_of_the_whole_message_and_its_rest_to_answer(
+    understanding: Understanding, message: str, entry: str
+) -> None:
+    """Where the rules set a sign aside ('avoid an operation', 'not pregnant'), the learned layer reads both the
+    whole message and what is left without the sign, and the surer reading answers: the rest alone ('can
+    massage help me') can lose what was asked."""
+    verdict = understanding.match(message)
+    assert (verdict.tier, verdict.entry_id, verdict.safety_reason) == ("answer", entry, None)
