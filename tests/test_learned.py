@@ -260,12 +260,12 @@ def test_a_learned_layer_all_but_certain_a_message_is_off_topic_declines_it_over
     faq: Faq,
 ) -> None:
     """A lexical score of 85 on shared words is outvoted when the learned layer is 97% sure the message is not
-    about the subject; at 90% sure the strong lexical answer stands."""
+    about the subject; at 80% sure the strong lexical answer stands."""
     safety = (faq.roles.warning_signs, faq.roles.contraindications)
     strong = MatchResult("is the back of the sofa comfy", "answer", "back-pain-benefits", 85.0)
     certain = Prediction(("off-topic", "back-pain-benefits", "stress"), (0.97, 0.02, 0.01))
     assert decide(strong, certain, True, DEFAULT_THRESHOLDS, safety).tier == "none"
-    fairly = Prediction(("off-topic", "back-pain-benefits", "stress"), (0.9, 0.08, 0.02))
+    fairly = Prediction(("off-topic", "back-pain-benefits", "stress"), (0.8, 0.15, 0.05))
     assert decide(strong, fairly, True, DEFAULT_THRESHOLDS, safety).entry_id == "back-pain-benefits"
 
 
