@@ -640,3 +640,11 @@ def test_other_surgery_stays_a_contraindication_and_spine_surgery_one_may_need_o
     someone may need one day, or had long ago, raises no flag."""
     flag = safety.check(normalise(message))
     assert (flag.entry_id if flag else None) == entry_id
+
+
+def test_an_illness_totally_or_completely_recovered_from_has_passed() -> None:
+    """'Had flu in March, completely recovered now' and 'totally recovered' say the illness passed, as 'fully
+    recovered' did."""
+    assert safety.check(normalise("had flu in march, completely recovered now, is a massage good for my back")) is None
+    assert safety.check(normalise("had covid in the summer, totally recovered, how often should I get one")) is None
+    assert safety.check(normalise("had flu in march and still not recovered, is a massage ok")) is not None
