@@ -56,6 +56,7 @@ CONTEXT_PHRASES = (
     "pseudo_negation",
     "passed",
     "recurred",
+    "pseudo_recurred",
     "ordinary",
     "their_care",
     "self_denial",

@@ -74,6 +74,7 @@ class SafetyContext:
     scope_ends: tuple[str, ...] = ()  # single words that end a negation's scope: "but", "and", "now"
     passed: tuple[str, ...] = ()  # "went away", "years ago"
     recurred: tuple[str, ...] = ()  # "again", "came back": it did not pass after all
+    pseudo_recurred: tuple[str, ...] = ()  # say nothing came back: "is it still ok", "tests came back normal"
     ordinary: tuple[str, ...] = ()  # the words in another sense: "fell asleep", "heart attack at the price"
     not_the_user: tuple[str, ...] = ()  # single words for animals and things: "horse", "car", "phone"
     the_user: tuple[str, ...] = ()  # single words for the user: "i", "my", "me"

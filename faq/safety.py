@@ -15,7 +15,8 @@ medspaCy's ConText read clinical notes:
   "nothing serious, no fall, but both legs tingle" the scope of "no" ends at "but" (or "and", "just",
   "now"...), so the tingling counts. Pseudo-negations ("not sure", "no idea") negate nothing.
 - **passed**: a symptom that went away ("it went away once I stood up", "years ago"), unless the concept
-  counts in the past too (a history of cancer), or it came back ("again", "still").
+  counts in the past too (a history of cancer), or it came back ("again", "still"); words that only look so
+  ("can I still book", "my tests came back normal": `pseudo_recurred`) say nothing came back.
 - **not the user**: the nearest subject before it is an animal or a thing ("my horse fell"), not "I" or "my";
   or another person ("my aunt had cancer"), unless the message asks about their care ("can she", "his legs").
   "I'm not" right after it keeps it another's ("my husband is on warfarin, I'm not": `self_denial`), and a
@@ -165,6 +166,7 @@ class SafetyRules:
         self._scope_ends = frozenset(context.scope_ends)
         self._passed = compile_phrasings(context.passed)
         self._recurred = compile_phrasings(context.recurred)
+        self._pseudo_recurred = compile_phrasings(context.pseudo_recurred)
         self._ordinary = compile_phrasings(context.ordinary)
         self._others = frozenset(context.not_the_user)
         self._user = frozenset(context.the_user)
@@ -197,7 +199,7 @@ class SafetyRules:
             denied=_spans(self._negation_after, normalised, starts),
             disowned=_without(pseudo, _spans(self._self_denial, normalised, starts)),
             passed=self._passings(normalised, starts, negations),
-            recurred=_spans(self._recurred, normalised, starts),
+            recurred=self._recurrences(normalised, starts),
             theirs=self._their_care is not None and self._their_care.search(normalised) is not None,
         )
         aside: list[tuple[str, str]] = []
@@ -228,7 +230,12 @@ class SafetyRules:
             return False
         starts = _word_starts(normalised)
         negations = self._negations(normalised, starts)
-        return bool(self._passings(normalised, starts, negations)) and not _spans(self._recurred, normalised, starts)
+        return bool(self._passings(normalised, starts, negations)) and not self._recurrences(normalised, starts)
+
+    def _recurrences(self, text: str, starts: list[int]) -> list[tuple[int, int]]:
+        """Where the message says something came back or goes on ("still", "came back"), less the words that
+        only look so ("is it still ok to book", "my tests came back normal")."""
+        return _without(_spans(self._pseudo_recurred, text, starts), _spans(self._recurred, text, starts))
 
     def _passings(self, text: str, starts: list[int], negations: list[tuple[int, int]]) -> list[tuple[int, int]]:
         """Where the message says something passed; "won't go away", "hasn't gone away" are no passing, nor is a

@@ -648,3 +648,29 @@ def test_an_illness_totally_or_completely_recovered_from_has_passed() -> None:
     assert safety.check(normalise("had flu in march, completely recovered now, is a massage good for my back")) is None
     assert safety.check(normalise("had covid in the summer, totally recovered, how often should I get one")) is None
     assert safety.check(normalise("had flu in march and still not recovered, is a massage ok")) is not None
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "had sciatica with numb legs years ago, can I still get a massage",
+        "had pins and needles in my feet years ago, my nerve tests came back normal, which massage is best",
+        "my legs felt weak and wobbly after my first ever marathon, is a sports massage good for that",
+    ],
+)
+def test_a_question_with_still_or_a_result_that_came_back_does_not_undo_a_passing(message: str) -> None:
+    """'Can I still get a massage' and 'my tests came back normal' say nothing came back (pseudo_recurred), so a
+    sign 'years ago' stays passed; weak legs after 'my first ever marathon' are explained by it."""
+    assert safety.check(normalise(message)) is None
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "my leg went numb yesterday and it is still numb",
+        "had numb feet years ago and the numbness came back this week",
+    ],
+)
+def test_a_sign_that_is_still_there_or_came_back_still_flags(message: str) -> None:
+    """'Still numb' and 'came back this week' are the sign going on, whatever passed before."""
+    assert safety.check(normalise(message)) is not None
