@@ -11,7 +11,8 @@ and bench/data/blind-2026-12-03g (sets S, T, U, the seventh round, measured at 7
 bench/data/blind-2026-12-03h (sets V, W, X, the eighth round, measured at 52bd769) and bench/data/blind-2026-12-03i
 (sets Y, Z, the ninth round, measured at a684e84) and bench/data/blind-2026-12-03j (sets AA, AB, the tenth round,
 measured at 7dccff8) and bench/data/blind-2026-12-04k (sets AC, AD, AE, the eleventh round, measured at 37d2f7a) and
-bench/data/blind-2026-12-04l (sets AF, AG, the twelfth round, measured at 8446844).
+bench/data/blind-2026-12-04l (sets AF, AG, the twelfth round, measured at 8446844) and
+bench/data/blind-2026-12-04m (sets AH, AI, the thirteenth round, measured at 9915163).
 Once read they are development data, so a higher
 figure proves little; a lower one is a regression.
 """
@@ -43,6 +44,7 @@ BLIND = tuple(
         "blind-2026-12-03j",
         "blind-2026-12-04k",
         "blind-2026-12-04l",
+        "blind-2026-12-04m",
     )
 )
 FIGURE = re.compile(r"(\w+)=([\d.]+)%\((\d+)/(\d+)\)")
