@@ -283,6 +283,24 @@ def test_relabelling_a_message_the_safety_layer_catches_is_refused(bot: Bot) -> 
     assert say(bot, LATER, RED_FLAG).startswith(SAFETY)
 
 
+def test_a_message_whose_sign_the_learned_layer_overruled_still_cannot_be_labelled_harmless(bot: Bot) -> None:
+    """'I'm expecting a parcel today…' gets the first-session answer led by a line about pregnancy; rated 👎 it
+    reaches the queue, and a label other than "Warning sign" is refused: the rules still read a sign in it."""
+    parcel = "I'm expecting a parcel today, what should I wear to my first massage?"
+    reply = ask_logged(bot, ASKERS[0], parcel)
+    assert reply.startswith("⚠️ Some of your words can point to <b>pregnancy</b>")
+    sent = [c for c in bot.tg.calls if c.chat_id == ASKERS[0] and c.method == "sendMessage" and c.ok]
+    answer = _screen(sent[-1])
+    assert tap(bot, answer.data("👎"), ASKERS[0]).notice == "Thanks for telling me."
+
+    queue = command(bot, "/review")
+    assert queue.examples == [parcel]
+    refused = tap(bot, queue.data("🚫 Off-topic"))
+    assert refused.notice == "Refused"
+    assert "pregnancy" in refused.text
+    assert read_db(bot, "SELECT count(*) FROM review_labels") == [(0,)]
+
+
 def test_a_label_for_an_entry_removed_by_reload_is_reported_and_ignored(bot: Bot) -> None:
     """After /reload drops a labelled entry, the admin is told, the label is ignored, and nothing crashes."""
     faq_path = Path(bot.env["FAQ_PATH"])
