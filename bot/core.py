@@ -132,9 +132,10 @@ class Knowledge:
 
     The interface the review loop relies on, for any matcher behind it:
 
-    - ``match(text)`` is the bot's verdict on a message. The safety layer always wins; then a labelled
-      example asked again (same normalised text) gets its label: an entry id answers with that entry,
-      ``off-topic`` declines, a safety entry gives the safety answer.
+    - ``match(text)`` is the bot's verdict on a message. The safety layer wins (except on a short message the
+      learned layer plainly reads as about something else: its verdict then carries the sign as a caveat);
+      then a labelled example asked again (same normalised text) gets its label: an entry id answers with that
+      entry, ``off-topic`` declines, a safety entry gives the safety answer.
     - ``with_examples(examples)`` returns a new Knowledge for the same FAQ that honours `examples`. It may
       be slow (the learned layer retrains here), so the core calls it in a worker thread
       (``asyncio.to_thread``) and swaps the result in with one assignment. It must not change `self`.
@@ -387,6 +388,8 @@ class Conversation:
         if query.strip():
             result = self.knowledge.match(query)
             ids = [result.entry_id] if result.tier == "answer" and result.entry_id else []
+            if result.caveat_entry:
+                ids.append(result.caveat_entry)  # the sign the learned layer overruled is one tap away
             ids += [i for i in self.knowledge.rank(query) if i not in ids]
             entries = [e for e in (self.faq.entry(i) for i in ids) if e is not None]
         else:
@@ -448,19 +451,20 @@ class Conversation:
         replies = self._plain_replies(result)
         if result.caveat is None:
             return replies
-        return tuple(self._with_caveat(reply, result.caveat) for reply in replies)
+        return tuple(self._with_caveat(reply, result) for reply in replies)
 
-    def _with_caveat(self, reply: Reply, reason: str) -> Reply:
-        """The reply with a line naming the warning sign the message mentions and a button to the doctor answer:
-        the learned layer read the message as about something else, but a sign is never dropped without a word."""
+    def _with_caveat(self, reply: Reply, result: MatchResult) -> Reply:
+        """The reply with a line naming the warning sign the message mentions and a button to the safety answer
+        the rules gave: the learned layer read the message as about something else, but a sign is never dropped
+        without a word."""
         line = (
-            f"⚠️ Some of your words can point to <b>{esc(reason)}</b>. If you have that now, "
-            "please check with a doctor before any massage."
+            f"⚠️ Some of your words can point to <b>{esc(result.caveat or 'a warning sign')}</b>. If you have that "
+            "now, please check with a doctor before any massage."
         )
-        doctor = self.faq.by_id.get(self.faq.roles.warning_signs)
+        safety = self.faq.by_id.get(result.caveat_entry or self.faq.roles.warning_signs)
         rows = reply.buttons
-        if doctor is not None:
-            rows = ((Button(button_label(doctor.question), callbacks.encode("answer", doctor.id)),), *rows)
+        if safety is not None:
+            rows = ((Button(button_label(safety.question), callbacks.encode("answer", safety.id)),), *rows)
         return replace(reply, text=fit(line + "\n\n" + reply.text), buttons=rows)
 
     def _plain_replies(self, result: MatchResult) -> tuple[Reply, ...]:

@@ -67,6 +67,7 @@ class MatchResult:
     # A warning sign the rules read but the learned layer overruled (`faq.understanding`): the answer keeps a line
     # naming it, so that a sign the rules were right about is never dropped without a word.
     caveat: str | None = None
+    caveat_entry: str | None = None  # with a caveat: the safety entry the rules would have answered with
 
     def as_dict(self) -> dict[str, object]:
         """Return the JSON shape used by `python -m faq match --json`."""

@@ -211,10 +211,11 @@ class Understanding:
             return None
         if prediction.confidence < t.veto_confidence:
             return None
+        reason, entry = flagged.safety_reason, flagged.entry_id
         if best == OFF_TOPIC:
-            return replace(_decline(flagged), score=0.0, caveat=flagged.safety_reason)
-        return MatchResult(flagged.query, "answer", best, round(100 * prediction.confidence, 1),
-                           caveat=flagged.safety_reason)
+            return replace(_decline(flagged), score=0.0, caveat=reason, caveat_entry=entry)
+        score = round(100 * prediction.confidence, 1)
+        return MatchResult(flagged.query, "answer", best, score, caveat=reason, caveat_entry=entry)
 
     def rank(self, text: str, limit: int = 10) -> list[str]:
         """Return entry ids that could answer `text`, best first (for inline mode); never raises."""

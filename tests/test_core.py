@@ -319,7 +319,7 @@ async def test_red_flag_answer_leads_with_the_warning(conversation: Conversation
 async def test_a_sign_the_learned_layer_overruled_is_still_named_above_the_answer(conversation: Conversation) -> None:
     """'I'm expecting a parcel today, what should I wear to my first massage?' gets the first-session answer, led
     by a line naming what 'expecting' can point to and telling them to check with a doctor, with a button to the
-    doctor answer."""
+    safety answer the rules gave (who should avoid massage); inline mode lists that answer second."""
     message = "I'm expecting a parcel today, what should I wear to my first massage?"
     (reply,) = (await conversation.on_text(USER, message)).replies
     shown = check_reply(reply)
@@ -327,7 +327,8 @@ async def test_a_sign_the_learned_layer_overruled_is_still_named_above_the_answe
     assert first_line.startswith("⚠️ Some of your words can point to pregnancy")
     assert "doctor" in first_line
     assert FAQ.by_id["first-session"].question in shown
-    assert callbacks.encode("answer", "see-a-doctor") in data_of(reply)
+    assert data_of(reply)[0] == callbacks.encode("answer", "contraindications")
+    assert [a.id for a in conversation.inline(message)][:2] == ["first-session", "contraindications"]
 
 
 async def test_questions_are_logged_with_their_tier(conversation: Conversation, store: Store) -> None:
