@@ -203,7 +203,7 @@ def refusal(group: Group, label: str, safe_labels: Iterable[str], caught: Callab
         reason = caught(text)
         if reason is not None:
             return (
-                f"“{group.norms[n][:80]}” gets the safety answer ({reason}), so it cannot be labelled as "
+                f"“{group.norms[n][:80]}” names a warning sign ({reason}), so it cannot be labelled as "
                 "anything but a warning sign: a label never takes the safety answer away."
             )
     return None

@@ -271,7 +271,7 @@ def test_relabelling_a_message_the_safety_layer_catches_is_refused(bot: Bot) -> 
     assert queue.examples == [RED_FLAG]
     refused = tap(bot, queue.data("🚫 Off-topic"))
     assert refused.notice == "Refused"
-    assert refused.text.startswith(f"❌ Refused: “{RED_FLAG}” gets the safety answer (")
+    assert refused.text.startswith(f"❌ Refused: “{RED_FLAG}” names a warning sign (")
     assert "cannot be labelled as anything but a warning sign" in refused.text
     practical = tap(bot, tap(bot, queue.data("📚 Other entry…")).data("Practical questions"))
     assert tap(bot, practical.data("Is massage expensive?")).notice == "Refused"
@@ -297,7 +297,7 @@ def test_a_message_whose_sign_the_learned_layer_overruled_still_cannot_be_labell
     assert queue.examples == [parcel]
     refused = tap(bot, queue.data("🚫 Off-topic"))
     assert refused.notice == "Refused"
-    assert "pregnancy" in refused.text
+    assert refused.text.startswith(f"❌ Refused: “{parcel}” names a warning sign (pregnancy)")
     assert read_db(bot, "SELECT count(*) FROM review_labels") == [(0,)]
 
 
