@@ -29,6 +29,7 @@ from faq.loader import FaqError, load_faq
 from faq.matcher import Matcher, MatchResult
 from faq.models import Entry, Faq, Tip
 from faq.passages import passage, read_material
+from faq.safety import SafetyFlag
 from faq.small_talk import small_talk_kind
 from faq.tips import tip_of_the_day, unseen_tip
 from faq.understanding import Understanding
@@ -388,8 +389,8 @@ class Conversation:
         if query.strip():
             result = self.knowledge.match(query)
             ids = [result.entry_id] if result.tier == "answer" and result.entry_id else []
-            if result.caveat_entry:
-                ids.append(result.caveat_entry)  # the sign the learned layer overruled is one tap away
+            if result.caveat is not None:
+                ids.append(result.caveat.entry_id)  # the sign the learned layer overruled is one tap away
             ids += [i for i in self.knowledge.rank(query) if i not in ids]
             entries = [e for e in (self.faq.entry(i) for i in ids) if e is not None]
         else:
@@ -451,17 +452,17 @@ class Conversation:
         replies = self._plain_replies(result)
         if result.caveat is None:
             return replies
-        return tuple(self._with_caveat(reply, result) for reply in replies)
+        return tuple(self._with_caveat(reply, result.caveat) for reply in replies)
 
-    def _with_caveat(self, reply: Reply, result: MatchResult) -> Reply:
+    def _with_caveat(self, reply: Reply, caveat: SafetyFlag) -> Reply:
         """The reply with a line naming the warning sign the message mentions and a button to the safety answer
         the rules gave: the learned layer read the message as about something else, but a sign is never dropped
         without a word."""
         line = (
-            f"⚠️ Some of your words can point to <b>{esc(result.caveat or 'a warning sign')}</b>. If you have that "
-            "now, please check with a doctor before any massage."
+            f"⚠️ Some of your words can point to <b>{esc(caveat.reason)}</b>. If you have that now, please check "
+            "with a doctor before any massage."
         )
-        safety = self.faq.by_id.get(result.caveat_entry or self.faq.roles.warning_signs)
+        safety = self.faq.by_id.get(caveat.entry_id)
         rows = reply.buttons
         if safety is not None:
             rows = ((Button(button_label(safety.question), callbacks.encode("answer", safety.id)),), *rows)
@@ -871,7 +872,9 @@ class Conversation:
     def _safety_reason(self, text: str) -> str | None:
         """Why the bot gives `text` the safety answer now, or None."""
         result = self.knowledge.match(text)
-        return result.safety_reason or result.caveat  # a sign the learned layer overruled is still one to the rules
+        if result.caveat is not None:
+            return result.caveat.reason  # a sign the learned layer overruled is still one to the rules
+        return result.safety_reason
 
     async def _queue(self) -> list[review.Group]:
         candidates = await self.store.review_candidates(review.LOW_CONFIDENCE)

@@ -111,7 +111,7 @@ def _human(matcher: Matcher | Understanding, result: MatchResult) -> str:
     if result.safety_reason:
         lines.append(f"safety: {result.safety_reason}")
     if result.caveat:
-        lines.append(f"caveat: mentions {result.caveat} (the learned layer read it as about something else)")
+        lines.append(f"caveat: mentions {result.caveat.reason} (the learned layer read it as about something else)")
     if result.suggestions:
         lines.append(f"did you mean: {', '.join(result.suggestions)}")
     entry = matcher.faq.entry(result.entry_id) if result.entry_id else None

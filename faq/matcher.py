@@ -64,10 +64,10 @@ class MatchResult:
     safety_reason: str | None = None
     also: str | None = None  # with a safety answer: the entry the message would otherwise have matched
     english: bool = True  # False: the message is in another language, which the bot says it cannot read
-    # A warning sign the rules read but the learned layer overruled (`faq.understanding`): the answer keeps a line
-    # naming it, so that a sign the rules were right about is never dropped without a word.
-    caveat: str | None = None
-    caveat_entry: str | None = None  # with a caveat: the safety entry the rules would have answered with
+    # A warning sign the rules read but the learned layer overruled (`faq.understanding`), with the safety entry
+    # the rules answered it with: the answer keeps a line naming it, so that a sign the rules were right about is
+    # never dropped without a word.
+    caveat: safety.SafetyFlag | None = None
 
     def as_dict(self) -> dict[str, object]:
         """Return the JSON shape used by `python -m faq match --json`."""

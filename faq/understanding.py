@@ -23,6 +23,7 @@ from faq.examples import OFF_TOPIC, Example, LabelledAnswers
 from faq.learned import LearnedLayer, Prediction, Progress, default_cache_dir
 from faq.matcher import ANSWER_SCORE, SUGGEST_SCORE, Matcher, MatchResult
 from faq.models import Faq
+from faq.safety import SafetyFlag
 from faq.text import normalise
 
 logger = logging.getLogger(__name__)
@@ -201,6 +202,8 @@ class Understanding:
         t = self.thresholds
         if self.learned is None or len(text.split()) > t.veto_words:
             return None
+        if flagged.entry_id is None or flagged.safety_reason is None:
+            return None
         if not language.is_english(text, self.lexical.vocabulary):
             return None
         prediction = self.learned.predict(text, top=len(self.learned.labels))  # every label: no safety p hidden
@@ -211,11 +214,10 @@ class Understanding:
             return None
         if prediction.confidence < t.veto_confidence:
             return None
-        reason, entry = flagged.safety_reason, flagged.entry_id
+        caveat = SafetyFlag(flagged.entry_id, flagged.safety_reason)
         if best == OFF_TOPIC:
-            return replace(_decline(flagged), score=0.0, caveat=reason, caveat_entry=entry)
-        score = round(100 * prediction.confidence, 1)
-        return MatchResult(flagged.query, "answer", best, score, caveat=reason, caveat_entry=entry)
+            return replace(_decline(flagged), score=0.0, caveat=caveat)
+        return MatchResult(flagged.query, "answer", best, round(100 * prediction.confidence, 1), caveat=caveat)
 
     def rank(self, text: str, limit: int = 10) -> list[str]:
         """Return entry ids that could answer `text`, best first (for inline mode); never raises."""

@@ -289,7 +289,8 @@ def test_a_short_message_the_rules_flag_and_the_learned_layer_plainly_reads_othe
     verdict = understanding.match(message)
     assert (verdict.tier, verdict.entry_id) == (("answer", entry) if entry else ("none", None))
     assert verdict.safety_reason is None
-    assert verdict.caveat == caveat
+    assert verdict.caveat is not None
+    assert verdict.caveat.reason == caveat
 
 
 @pytest.mark.parametrize(
