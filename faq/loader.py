@@ -60,6 +60,7 @@ CONTEXT_PHRASES = (
     "ordinary",
     "their_care",
     "self_denial",
+    "cleared",
 )
 CONTEXT_WORDS = ("scope_ends", "not_the_user", "the_user", "someone_else")
 CONCEPT_KEYS = frozenset({"id", "role", "reason", "says", "counts_in_past", "explained_by"})

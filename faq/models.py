@@ -81,6 +81,7 @@ class SafetyContext:
     someone_else: tuple[str, ...] = ()  # single words for another person: "aunt", "friend", "she"
     their_care: tuple[str, ...] = ()  # a message about another person's care: "can she", "his legs"
     self_denial: tuple[str, ...] = ()  # after a concept, the user says it is not theirs: "not me", "im not on any"
+    cleared: tuple[str, ...] = ()  # a check found nothing: "the doctor said it's just muscular", "no red flags"
 
 
 @dataclass(frozen=True, slots=True)

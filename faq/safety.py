@@ -26,6 +26,10 @@ medspaCy's ConText read clinical notes:
 - **explained**: a harmless cause the concept itself lists, said right beside it ("my foot went numb from
   sitting cross legged", "legs like jelly after leg day"), unless it came back or goes on.
 
+A statement that a check found nothing ("my GP checked me over, no red flags, it's just muscular": `cleared`) is
+no concept; `without_cleared` gives the reader the message without it, since its words ("doctor", "serious")
+are not what the message asks.
+
 Messages come normalised, without punctuation, so scope ends are words, never commas. A false alarm costs a
 user one extra sentence, a miss could cost far more: the concepts are broad, the context rules narrow.
 """
@@ -38,6 +42,7 @@ from functools import cache
 from typing import Literal
 
 from faq.models import DEFAULT_FAQ_PATH, Faq, Safety, SafetyConcept
+from faq.text import normalise
 
 SEE_A_DOCTOR = "see-a-doctor"  # the shipped FAQ's entries for the two roles (benchmarks and tests name them)
 CONTRAINDICATIONS = "contraindications"
@@ -50,6 +55,9 @@ PASSED_BEFORE = 6  # "years ago I ..." this many words before
 SUBJECT_WINDOW = 6  # how far back to look for who the symptom belongs to
 CAUSE_AFTER = 8  # a harmless cause ("from sitting cross legged") this many words after a symptom explains it
 CAUSE_BEFORE = 4  # "after leg day my legs are jelly": this many words before
+# Where a message's statements end, on the raw text: sentence punctuation, commas, and the words that turn to
+# something else ("nothing serious but my leg is numb").
+_CLAUSE = re.compile(r"([.!?;,\n]+)|\b(?:but|though|although|however|except|whereas)\b", re.IGNORECASE)
 
 _ALTERNATIVE = r"(?:_|<n>[a-z]*|[a-z0-9]+\*?)"
 _TOKEN = re.compile(rf"^(?:\.\.\.|{_ALTERNATIVE}(?:\|{_ALTERNATIVE})*)$")
@@ -175,6 +183,7 @@ class SafetyRules:
         self._their_care = compile_phrasings(context.their_care)
         self._self_denial = compile_phrasings(context.self_denial)
         self._comparers = self._user | {"we", "it", "they"}  # "like I used to", "than we did"
+        self._cleared = compile_phrasings(context.cleared)
 
     @classmethod
     def for_faq(cls, faq: Faq) -> SafetyRules:
@@ -223,6 +232,24 @@ class SafetyRules:
                 aside.append((concept.reason, why[0]))
                 spans.append(why[1])
         return Reading(None, tuple(aside), tuple(spans), passed=bool(cues.passed) and not cues.recurred)
+
+    def without_cleared(self, text: str) -> str | None:
+        """The message (raw text) without its statements that a check found nothing ("my GP checked me over, no red
+        flags, says it's just muscular"), or None if it makes none. A question ("is that just muscular?") is no
+        such statement."""
+        if self._cleared is None or self._cleared.search(normalise(text)) is None:
+            return None
+        parts = _CLAUSE.split(text)
+        # re.split with a group yields: clause, punctuation (or None at a contrast word), clause, ...
+        clauses = [(parts[i], parts[i + 1] if i + 1 < len(parts) else None) for i in range(0, len(parts), 2)]
+        kept = [
+            clause
+            for clause, end in clauses
+            if "?" in (end or "") or self._cleared.search(normalise(clause)) is None
+        ]
+        if len(kept) == len(clauses):
+            return None
+        return " ".join(" ".join(c.split()) for c in kept if c.strip())
 
     def _says_passed(self, normalised: str) -> bool:
         """True when the message says something passed, and nothing negates that or says it came back."""

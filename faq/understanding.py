@@ -194,6 +194,16 @@ class Understanding:
             prediction = self.learned.predict(text).without(safety)
         else:
             prediction = self.learned.predict(text)
+            past_check = self.lexical.safety.without_cleared(text)
+            if past_check is not None and len(past_check.split()) >= MIN_REST_WORDS:
+                # "My GP checked me over, no red flags, it's just muscular. How many sessions?": the words of the
+                # check ("doctor", "serious") are not the question, and they lead both layers to the safety
+                # entries. The learned layer's safety opinion comes from the rest alone; the surer of its two
+                # readings wins (the rest alone can lose the question).
+                prediction = max(prediction.without(safety), self.learned.predict(past_check), key=_sureness)
+                if lexical.entry_id in safety:
+                    again = self.lexical.match(past_check)
+                    lexical = lexical if again.safety_reason is not None else replace(again, query=lexical.query)
         return decide(lexical, prediction, english, self.thresholds, safety)
 
     def _overruled(self, text: str, flagged: MatchResult) -> MatchResult | None:

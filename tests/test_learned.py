@@ -328,3 +328,30 @@ def test_a_sign_set_aside_leaves_the_surer_of_the_whole_message_and_its_rest_to_
     massage help me') can lose what was asked."""
     verdict = understanding.match(message)
     assert (verdict.tier, verdict.entry_id, verdict.safety_reason) == ("answer", entry, None)
+
+
+@pytest.mark.parametrize(
+    ("message", "entry"),
+    [
+        ("the physio examined me, no red flags, just a strained muscle. what kind of massage would you suggest?",
+         "kinds-of-massage"),
+        ("blood tests came back normal and the doc says it's only muscular. how should I sit at my desk?",
+         "lifting-posture"),
+    ],
+)
+def test_a_check_that_found_nothing_does_not_send_the_user_back_to_the_doctor(
+    understanding: Understanding, message: str, entry: str
+) -> None:
+    """'No red flags, just a strained muscle' says a check found nothing: the answer is to the question asked, not
+    the see-a-doctor answer the words 'physio' and 'red flags' lead to."""
+    verdict = understanding.match(message)
+    assert (verdict.tier, verdict.entry_id, verdict.safety_reason) == ("answer", entry, None)
+
+
+def test_a_sign_told_after_a_check_that_found_nothing_still_gets_the_doctor(understanding: Understanding) -> None:
+    """'The GP said it's just muscular, but...' and then a change in going to the loo: the learned layer reads what
+    follows the check with its safety opinion intact."""
+    verdict = understanding.match(
+        "the GP said it's just muscular, but lately going to the loo feels different and I have to strain to go"
+    )
+    assert (verdict.tier, verdict.entry_id) == ("answer", "see-a-doctor")

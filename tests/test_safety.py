@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from faq import safety
-from faq.loader import FaqError, parse_faq
+from faq.loader import FaqError, load_faq, parse_faq
 from faq.matcher import Matcher
 from faq.models import DEFAULT_FAQ_PATH, Faq
 from faq.text import normalise
@@ -674,3 +674,28 @@ def test_a_question_with_still_or_a_result_that_came_back_does_not_undo_a_passin
 def test_a_sign_that_is_still_there_or_came_back_still_flags(message: str) -> None:
     """'Still numb' and 'came back this week' are the sign going on, whatever passed before."""
     assert safety.check(normalise(message)) is not None
+
+
+
+@pytest.mark.parametrize(
+    ("message", "rest"),
+    [
+        ("my GP checked me over, no red flags, says it's just muscular. how many sessions do I need?",
+         "how many sessions do I need"),
+        ("the scan came back normal. which massage is best for a stiff back?",
+         "which massage is best for a stiff back"),
+        ("nothing serious I think, but I keep dribbling when I stand up", "I keep dribbling when I stand up"),
+    ],
+)
+def test_a_statement_that_a_check_found_nothing_is_read_past(message: str, rest: str) -> None:
+    """The statements that a check found nothing ('no red flags', 'the scan came back normal') are dropped clause
+    by clause, and what follows a 'but' stays: the rest is what the message asks or tells."""
+    assert safety.SafetyRules.for_faq(load_faq()).without_cleared(message) == rest
+
+
+@pytest.mark.parametrize(
+    "message", ["is it just muscular? how often should I go", "my back hurts. how often should I go"]
+)
+def test_a_question_whether_it_is_just_muscular_is_no_statement_that_a_check_found_nothing(message: str) -> None:
+    """'Is it just muscular?' asks; nothing is read past, and a message without such a statement is left whole."""
+    assert safety.SafetyRules.for_faq(load_faq()).without_cleared(message) is None
