@@ -360,6 +360,11 @@ class Matcher:
         """The entry one of whose own phrasings `text` is, after normalising, or None."""
         return self._exact.get(normalise(text))
 
+    def names_the_subject(self, text: str) -> bool:
+        """True when the message has a word for the subject itself, one of the FAQ's anchors (massage, back,
+        therapist...), typos corrected; always True for an FAQ without anchors."""
+        return not self._anchors or not self._anchors.isdisjoint(self._parse(text).words)
+
     def rank(self, text: str, limit: int = 10) -> list[str]:
         """Return entry ids that could answer `text`, best first (for inline mode); never raises."""
         ids = [entry_id for entry_id, score in self._rank(self._parse(text)) if score >= SUGGEST_SCORE / 2]

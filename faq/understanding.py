@@ -53,6 +53,11 @@ class Thresholds:
     veto_words: int = 25
     veto_safety: float = 0.05
     veto_confidence: float = 0.7
+    # A contraindication matters to someone asking about a massage. A message with no word for the subject (no
+    # massage, no back, no therapist) that the learned layer reads as off-topic above all is declined, the sign
+    # kept as a caveat: "how do you treat sunburn", "burnt my hand on the oven tray, what should I put on it".
+    # Warning signs are never declined so.
+    veto_off_subject_safety: float = 0.1
 
 
 DEFAULT_THRESHOLDS = Thresholds()
@@ -220,11 +225,18 @@ class Understanding:
         roles = self.faq.roles
         safety_p = max(prediction.prob(roles.warning_signs), prediction.prob(roles.contraindications))
         best = prediction.best
+        caveat = SafetyFlag(flagged.entry_id, flagged.safety_reason)
+        if (
+            flagged.entry_id == roles.contraindications
+            and best == OFF_TOPIC
+            and safety_p < t.veto_off_subject_safety
+            and not self.lexical.names_the_subject(text)
+        ):
+            return replace(_decline(flagged), score=0.0, caveat=caveat)
         if safety_p >= t.veto_safety or best in (roles.warning_signs, roles.contraindications):
             return None
         if prediction.confidence < t.veto_confidence:
             return None
-        caveat = SafetyFlag(flagged.entry_id, flagged.safety_reason)
         if best == OFF_TOPIC:
             return replace(_decline(flagged), score=0.0, caveat=caveat)
         return MatchResult(flagged.query, "answer", best, round(100 * prediction.confidence, 1), caveat=caveat)

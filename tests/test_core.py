@@ -331,6 +331,19 @@ async def test_a_sign_the_learned_layer_overruled_is_still_named_above_the_answe
     assert [a.id for a in conversation.inline(message)][:2] == ["first-session", "contraindications"]
 
 
+async def test_a_first_aid_question_is_declined_and_still_names_the_contraindication(
+    conversation: Conversation,
+) -> None:
+    """'How do you treat sunburn' is no massage question: the decline, led by the line that a burn calls for a
+    doctor's word before any massage, with a button to who should avoid massage."""
+    (reply,) = (await conversation.on_text(USER, "how do you treat sunburn")).replies
+    shown = check_reply(reply)
+    first_line = shown.split("\n", 1)[0]
+    assert first_line.startswith("⚠️ Some of your words can point to")
+    assert "I'd rather not guess" in shown
+    assert callbacks.encode("answer", "contraindications") in data_of(reply)
+
+
 async def test_questions_are_logged_with_their_tier(conversation: Conversation, store: Store) -> None:
     """Each question is stored for the user (for /mydata and the report)."""
     await conversation.on_text(USER, "can massage help me sleep")

@@ -355,3 +355,33 @@ def test_a_sign_told_after_a_check_that_found_nothing_still_gets_the_doctor(unde
         "the GP said it's just muscular, but lately going to the loo feels different and I have to strain to go"
     )
     assert (verdict.tier, verdict.entry_id) == ("answer", "see-a-doctor")
+
+
+@pytest.mark.parametrize("message", ["how do you treat sunburn", "how long does flu last in adults"])
+def test_a_first_aid_question_with_no_word_of_massage_is_declined_with_the_sign_as_a_caveat(
+    understanding: Understanding, message: str
+) -> None:
+    """A burn or the flu matters to a massage; a question that names neither massage nor the back, and reads as
+    off-topic, gets the decline, and the reply still names the contraindication (the caveat)."""
+    verdict = understanding.match(message)
+    assert (verdict.tier, verdict.entry_id) == ("none", None)
+    assert verdict.caveat is not None
+    assert verdict.caveat.entry_id == "contraindications"
+
+
+@pytest.mark.parametrize(
+    ("message", "entry"),
+    [
+        ("Im pregnant, is that ok?", "contraindications"),
+        ("on warfarin", "contraindications"),
+        ("how long does numbness in both legs last", "see-a-doctor"),
+    ],
+)
+def test_a_contraindication_the_learned_layer_sees_or_a_warning_sign_without_a_word_of_massage_still_answers(
+    understanding: Understanding, message: str, entry: str
+) -> None:
+    """Without a word of massage, a contraindication the learned layer reads as such still gets its answer, and a
+    warning sign is never declined for being off the subject."""
+    verdict = understanding.match(message)
+    assert (verdict.tier, verdict.entry_id) == ("answer", entry)
+    assert verdict.safety_reason is not None
