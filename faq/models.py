@@ -34,6 +34,11 @@ class Roles:
     contraindications: str  # entry: the answer to a message that names a reason not to have the treatment
     benefits: str  # topic: what /benefits and the menu's Benefits button list
 
+    @property
+    def safety_entries(self) -> tuple[str, str]:
+        """The two safety entries: the warning-sign answer and the contraindications answer."""
+        return (self.warning_signs, self.contraindications)
+
 
 ENTRY_ROLES = ("warning_signs", "contraindications")
 TOPIC_ROLES = ("benefits",)

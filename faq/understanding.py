@@ -58,6 +58,9 @@ class Thresholds:
     # kept as a caveat: "how do you treat sunburn", "burnt my hand on the oven tray, what should I put on it".
     # Warning signs are never declined so.
     veto_off_subject_safety: float = 0.1
+    # What the rules leave of a message once they set a sign aside keeps the learned layer's safety opinion from
+    # this probability (Understanding._rest_reading); 0.6 there cost near-misses, 0.9 caught fewer signs.
+    rest_safety: float = 0.8
 
 
 DEFAULT_THRESHOLDS = Thresholds()
@@ -179,16 +182,15 @@ class Understanding:
         reading = self.lexical.safety.read(normalised)
         if reading.set_aside:
             # The rules read a warning sign here and set it aside for its context ("no numbness, just a stiff back",
-            # "it went away", "my horse fell"): reading context is their job. The learned layer reads what is left
-            # of the message, and its safety opinion is dropped.
+            # "it went away", "my horse fell"): reading context is their job. The learned layer reads the whole
+            # message without its safety labels, and what is left of it once the set-aside words are gone.
             rest = reading.remainder(normalised)
             enough = len(rest.split()) >= MIN_REST_WORDS  # "not pregnant" alone leaves nothing worth reading
-            # Both the whole message and what is left of it, without the safety labels: the surer reading wins.
-            # The rest alone can lose the question ("could massage help me [avoid surgery]"), the whole can be
-            # led by the words set aside.
+            # The surer reading wins: the rest alone can lose the question ("could massage help me [avoid surgery]"),
+            # the whole can be led by the words set aside.
             prediction = self.learned.predict(text).without(safety)
             if enough:
-                prediction = max(prediction, self.learned.predict(rest).without(safety), key=_sureness)
+                prediction = max(prediction, self._rest_reading(rest), key=_sureness)
             if lexical.entry_id in safety and enough:
                 # The lexical matcher picked a safety entry for the words the rules set aside ("not pregnant,
                 # no medication"): it reads what is left, as the learned layer does.
@@ -210,6 +212,18 @@ class Understanding:
                     again = self.lexical.match(past_check)
                     lexical = lexical if again.safety_reason is not None else replace(again, query=lexical.query)
         return decide(lexical, prediction, english, self.thresholds, safety)
+
+    def _rest_reading(self, rest: str) -> Prediction:
+        """The learned layer's reading of what the rules left of a message once they set a sign aside. Its safety
+        opinion stands only where it is sure of it: the sign the rules set aside is gone from `rest`, so a sure
+        safety reading is another sign the rules do not know ("no numbness, no fever. The only thing is it hurts
+        just as much lying still in bed"), or one they set aside wrongly ("the kids brought impetigo home and
+        I've got a patch of it")."""
+        assert self.learned is not None
+        prediction = self.learned.predict(rest)
+        if prediction.best in self.faq.roles.safety_entries and prediction.confidence >= self.thresholds.rest_safety:
+            return prediction
+        return prediction.without(self.faq.roles.safety_entries)
 
     def _overruled(self, text: str, flagged: MatchResult) -> MatchResult | None:
         """The learned layer's reading of a short message the rules flagged, where it is sure the message is about

@@ -385,3 +385,30 @@ def test_a_contraindication_the_learned_layer_sees_or_a_warning_sign_without_a_w
     verdict = understanding.match(message)
     assert (verdict.tier, verdict.entry_id) == ("answer", entry)
     assert verdict.safety_reason is not None
+
+
+def test_a_sign_the_rules_do_not_know_beside_signs_they_set_aside_still_gets_the_doctor(
+    understanding: Understanding,
+) -> None:
+    """'No tingling, no fever... the only odd thing is it aches as badly lying still': the rules set the negated
+    signs aside, and what they leave, read by the learned layer, is sure to be a warning sign: the doctor."""
+    verdict = understanding.match(
+        "no tingling, no fever, nothing like that. the only odd thing is it aches just as badly when I'm lying "
+        "completely still as when I'm moving. massage?"
+    )
+    assert (verdict.tier, verdict.entry_id) == ("answer", "see-a-doctor")
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "no numbness, just a stiff back from the office. which massage should I book?",
+        "my dog fell down the stairs last week, he is fine now. how often should I get a massage for my tight back?",
+    ],
+)
+def test_what_is_left_once_a_sign_is_set_aside_is_no_safety_answer_by_itself(
+    understanding: Understanding, message: str
+) -> None:
+    """A negated sign, or one that befell the dog, leaves an ordinary question: no safety answer."""
+    verdict = understanding.match(message)
+    assert verdict.entry_id not in ("see-a-doctor", "contraindications")
