@@ -44,7 +44,7 @@ class Thresholds:
     suggest: float = 0.35  # a candidate worth offering in "Did you mean…"
     # Where the lexical matcher declined for sure (score 0: no word of the subject, or an off-topic word), the
     # learned layer needs this much more before it answers, or offers anything: "bitcoin price" is not about cost.
-    over_decline: float = 0.95
+    over_decline: float = 0.92
     # Where the rules read a warning sign, the learned layer overrules them only on a short message it reads as
     # plainly about something else: safety under veto_safety, and an entry or off-topic at veto_confidence.
     # "my car keeps overheating like it's got a fever", "legs like jelly after leg day, does massage flush

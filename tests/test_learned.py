@@ -412,3 +412,19 @@ def test_what_is_left_once_a_sign_is_set_aside_is_no_safety_answer_by_itself(
     """A negated sign, or one that befell the dog, leaves an ordinary question: no safety answer."""
     verdict = understanding.match(message)
     assert verdict.entry_id not in ("see-a-doctor", "contraindications")
+
+
+@pytest.mark.parametrize(
+    "message", ["can a face massage get rid of my double chin", "can you book me in for a massage tomorrow at 10"]
+)
+def test_massage_for_the_face_or_a_booking_is_declined(understanding: Understanding, message: str) -> None:
+    """Massage for something other than the back, and a booking the bot cannot make, get the decline (the
+    examples file's off-topic messages close to the subject), not a guess from the word massage."""
+    assert understanding.match(message).tier == "none"
+
+
+def test_a_self_massage_question_without_a_word_of_the_subject_is_answered(understanding: Understanding) -> None:
+    """'The tennis ball against the wall trick' names neither massage nor the back, yet the learned layer is sure
+    it is self-massage: its answer, not a decline."""
+    verdict = understanding.match("does the tennis ball against the wall trick actually work")
+    assert (verdict.tier, verdict.entry_id) == ("answer", "self-massage")

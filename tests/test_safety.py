@@ -699,3 +699,21 @@ def test_a_statement_that_a_check_found_nothing_is_read_past(message: str, rest:
 def test_a_question_whether_it_is_just_muscular_is_no_statement_that_a_check_found_nothing(message: str) -> None:
     """'Is it just muscular?' asks; nothing is read past, and a message without such a statement is left whole."""
     assert safety.SafetyRules.for_faq(load_faq()).without_cleared(message) is None
+
+
+@pytest.mark.parametrize(
+    "message", ["my back hurts after coming off my scooter yesterday", "came off the bike at the weekend"]
+)
+def test_coming_off_a_bike_or_a_scooter_is_a_fall(message: str) -> None:
+    """'Coming off my scooter' is a fall, as 'came off my bike' is."""
+    flag = safety.check(normalise(message))
+    assert flag is not None
+    assert flag.reason == "a recent fall or accident"
+
+
+@pytest.mark.parametrize(
+    "message", ["came off the pill last month, can I get a massage", "coming off my meds, massage ok?"]
+)
+def test_coming_off_the_pill_or_medication_is_no_fall(message: str) -> None:
+    """'Came off the pill' stops a medicine; it is not a fall."""
+    assert safety.check(normalise(message)) is None
