@@ -12,7 +12,8 @@ bench/data/blind-2026-12-03h (sets V, W, X, the eighth round, measured at 52bd76
 (sets Y, Z, the ninth round, measured at a684e84) and bench/data/blind-2026-12-03j (sets AA, AB, the tenth round,
 measured at 7dccff8) and bench/data/blind-2026-12-04k (sets AC, AD, AE, the eleventh round, measured at 37d2f7a) and
 bench/data/blind-2026-12-04l (sets AF, AG, the twelfth round, measured at 8446844) and
-bench/data/blind-2026-12-04m (sets AH, AI, the thirteenth round, measured at 9915163).
+bench/data/blind-2026-12-04m (sets AH, AI, the thirteenth round, measured at 9915163) and
+bench/data/blind-2026-12-04n (sets AJ, AK, the fourteenth round, measured at 96aa34c).
 Once read they are development data, so a higher
 figure proves little; a lower one is a regression.
 """
@@ -45,6 +46,7 @@ BLIND = tuple(
         "blind-2026-12-04k",
         "blind-2026-12-04l",
         "blind-2026-12-04m",
+        "blind-2026-12-04n",
     )
 )
 FIGURE = re.compile(r"(\w+)=([\d.]+)%\((\d+)/(\d+)\)")
