@@ -290,6 +290,8 @@ class SafetyRules:
         for start, end in causes:
             if start > 0 and words[start - 1] in ("like", "as"):
                 continue  # "numb, like after the dentist" is a likeness, not a cause
+            if any(0 <= start - n[1] <= 2 for n in cues.negations):
+                continue  # "numb, and not from sitting cross legged", "I'm not on a diet": a cause denied
             after = last < start <= last + CAUSE_AFTER
             before = 0 < first - end <= CAUSE_BEFORE and not self._clause_ends & set(words[end + 1 : first])
             if (after or before) and not any(abs(r[0] - last) <= PASSED_AFTER for r in cues.recurred):

@@ -717,3 +717,35 @@ def test_coming_off_a_bike_or_a_scooter_is_a_fall(message: str) -> None:
 def test_coming_off_the_pill_or_medication_is_no_fall(message: str) -> None:
     """'Came off the pill' stops a medicine; it is not a fall."""
     assert safety.check(normalise(message)) is None
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "my foot went to sleep from sitting cross legged at yoga, came back after a few seconds. posture tips?",
+        "I've deliberately lost 6kg for my wedding and my back feels better, would massage help more?",
+        "lost a stone on slimming world this year, how often should I get a massage?",
+    ],
+)
+def test_a_numb_foot_whose_feeling_came_back_or_weight_lost_on_purpose_is_no_warning_sign(message: str) -> None:
+    """A foot's feeling that 'came back after a few seconds' passed, and weight lost 'deliberately' or on a
+    slimming plan is explained: no flag."""
+    assert safety.check(normalise(message)) is None
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "the numbness in my leg went away but came back after a few days",
+        "I lost a stone, not on purpose, and my back aches",
+        "been losing weight and I'm not on a diet or anything, back hurts",
+        "dropped 5kg since the summer without trying, massage ok?",
+        "my leg is numb and not from sitting cross legged",
+    ],
+)
+def test_numbness_that_returned_days_later_or_weight_lost_not_on_purpose_still_flags(message: str) -> None:
+    """A numbness back days later came back; weight lost 'not on purpose', or beside a denied cause ('not on a
+    diet', 'not from sitting cross legged'), and '5kg' dropped without trying are warning signs."""
+    flag = safety.check(normalise(message))
+    assert flag is not None
+    assert flag.entry_id == "see-a-doctor"
