@@ -13,7 +13,8 @@ bench/data/blind-2026-12-03h (sets V, W, X, the eighth round, measured at 52bd76
 measured at 7dccff8) and bench/data/blind-2026-12-04k (sets AC, AD, AE, the eleventh round, measured at 37d2f7a) and
 bench/data/blind-2026-12-04l (sets AF, AG, the twelfth round, measured at 8446844) and
 bench/data/blind-2026-12-04m (sets AH, AI, the thirteenth round, measured at 9915163) and
-bench/data/blind-2026-12-04n (sets AJ, AK, the fourteenth round, measured at 96aa34c).
+bench/data/blind-2026-12-04n (sets AJ, AK, the fourteenth round, measured at 96aa34c) and
+bench/data/blind-2026-12-04o (sets AL, AM, the fifteenth round, measured at 6cc38a7).
 Once read they are development data, so a higher
 figure proves little; a lower one is a regression.
 """
@@ -47,6 +48,7 @@ BLIND = tuple(
         "blind-2026-12-04l",
         "blind-2026-12-04m",
         "blind-2026-12-04n",
+        "blind-2026-12-04o",
     )
 )
 FIGURE = re.compile(r"(\w+)=([\d.]+)%\((\d+)/(\d+)\)")
