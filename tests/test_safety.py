@@ -749,3 +749,29 @@ def test_numbness_that_returned_days_later_or_weight_lost_not_on_purpose_still_f
     flag = safety.check(normalise(message))
     assert flag is not None
     assert flag.entry_id == "see-a-doctor"
+
+
+@pytest.mark.parametrize(
+    ("message", "flags"),
+    [
+        ("when I was pregnant with my daughter my back ached, she's 4 now. which massage is best?", False),
+        ("I was pregnant two years ago and my back never recovered, how often should I go?", False),
+        ("I'm pregnant and my back hurts, is massage ok?", True),
+    ],
+)
+def test_a_pregnancy_in_the_past_tense_is_over(message: str, flags: bool) -> None:
+    """'When I was pregnant' is over; 'I'm pregnant' is now, and names the contraindication."""
+    assert (safety.check(normalise(message)) is not None) is flags
+
+
+@pytest.mark.parametrize(
+    ("message", "rest"),
+    [
+        ("bloods came back all normal and my GP isnt worried. which massage is best for a tight back?",
+         "which massage is best for a tight back"),
+        ("my physio is happy with my back, how often should I book a massage?", "how often should I book a massage"),
+    ],
+)
+def test_a_clinician_who_is_not_worried_is_a_check_that_found_nothing(message: str, rest: str) -> None:
+    """'My GP isn't worried', 'my physio is happy' are checks that found nothing: read past them."""
+    assert safety.SafetyRules.for_faq(load_faq()).without_cleared(message) == rest
