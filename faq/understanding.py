@@ -194,8 +194,7 @@ class Understanding:
             if lexical.entry_id in safety and enough:
                 # The lexical matcher picked a safety entry for the words the rules set aside ("not pregnant,
                 # no medication"): it reads what is left, as the learned layer does.
-                again = self.lexical.match(rest)
-                lexical = lexical if again.safety_reason is not None else replace(again, query=lexical.query)
+                lexical = self._reread(lexical, rest)
         elif reading.passed:
             # "The pain went away after a couple of days": whatever it was has passed, so it is no warning sign.
             prediction = self.learned.predict(text).without(safety)
@@ -209,9 +208,14 @@ class Understanding:
                 # readings wins (the rest alone can lose the question).
                 prediction = max(prediction.without(safety), self.learned.predict(past_check), key=_sureness)
                 if lexical.entry_id in safety:
-                    again = self.lexical.match(past_check)
-                    lexical = lexical if again.safety_reason is not None else replace(again, query=lexical.query)
+                    lexical = self._reread(lexical, past_check)
         return decide(lexical, prediction, english, self.thresholds, safety)
+
+    def _reread(self, lexical: MatchResult, rest: str) -> MatchResult:
+        """The lexical matcher's reading of what is left of a message, shown as the whole; the first reading
+        stands if the rest raises a warning sign of its own."""
+        again = self.lexical.match(rest)
+        return lexical if again.safety_reason is not None else replace(again, query=lexical.query)
 
     def _rest_reading(self, rest: str) -> Prediction:
         """The learned layer's reading of what the rules left of a message once they set a sign aside. Its safety
