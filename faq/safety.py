@@ -233,6 +233,11 @@ class SafetyRules:
                 spans.append(why[1])
         return Reading(None, tuple(aside), tuple(spans), passed=bool(cues.passed) and not cues.recurred)
 
+    @staticmethod
+    def clauses(text: str) -> list[str]:
+        """The statements of a message (raw text), split at sentence punctuation, commas and contrast words."""
+        return [" ".join(c.split()) for c in _CLAUSE.split(text)[::2] if c and c.strip()]
+
     def without_cleared(self, text: str) -> str | None:
         """The message (raw text) without its statements that a check found nothing ("my GP checked me over, no red
         flags, says it's just muscular"), or None if it makes none. A question ("is that just muscular?") is no
@@ -328,7 +333,8 @@ class SafetyRules:
             if end < first and first - end <= NEGATION_WINDOW and not self._scope_ends & set(words[end + 1 : first]):
                 return "negated", (start, last)
         for start, end in cues.denied:
-            if start == last + 1:  # "bladder fine, bowels normal"
+            # "bladder fine, bowels normal"; but "on warfarin, ok to have a massage?" asks whether it is fine
+            if start == last + 1 and words[end + 1 : end + 2] not in (["to"], ["for"], ["with"], ["if"], ["or"]):
                 return "negated", (first, end)
         for start, end in cues.disowned:
             if last < start <= last + PASSED_AFTER and self._someone & set(words[last + 1 : start]):

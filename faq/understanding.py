@@ -58,6 +58,10 @@ class Thresholds:
     # kept as a caveat: "how do you treat sunburn", "burnt my hand on the oven tray, what should I put on it".
     # Warning signs are never declined so.
     veto_off_subject_safety: float = 0.1
+    # ...and never where a flagged statement of the message, read alone, is this sure to be a safety matter
+    # (Understanding._clause_says_safety): on the untrained development rows 0.9 kept 106 of 108 overrules that
+    # fixed a false alarm and undid one that had hidden a warning sign.
+    veto_clause_safety: float = 0.9
     # What the rules leave of a message once they set a sign aside keeps the learned layer's safety opinion from
     # this probability (Understanding._rest_reading); 0.6 there cost near-misses, 0.9 caught fewer signs.
     rest_safety: float = 0.8
@@ -211,6 +215,25 @@ class Understanding:
                     lexical = self._reread(lexical, past_check)
         return decide(lexical, prediction, english, self.thresholds, safety)
 
+    def _clause_says_safety(self, text: str) -> bool:
+        """True when a statement of the message that the rules flag, read alone, is plainly a safety matter to the
+        learned layer: "probably nothing, but I've wet myself a couple of times since the back thing started.
+        Anyway, is Swedish or deep tissue better?" reads, whole, as a question about kinds of massage."""
+        assert self.learned is not None
+        clauses = self.lexical.safety.clauses(text)
+        if len(clauses) < 2:
+            return False  # the whole message, which the caller has read
+        roles = self.faq.roles
+        for clause in clauses:
+            if self.lexical.safety.check(normalise(clause)) is None:
+                continue
+            prediction = self.learned.predict(clause, top=len(self.learned.labels))
+            if max(prediction.prob(roles.warning_signs), prediction.prob(roles.contraindications)) >= (
+                self.thresholds.veto_clause_safety
+            ):
+                return True
+        return False
+
     def _reread(self, lexical: MatchResult, rest: str) -> MatchResult:
         """The lexical matcher's reading of what is left of a message, shown as the whole; the first reading
         stands if the rest raises a warning sign of its own."""
@@ -254,6 +277,8 @@ class Understanding:
         if safety_p >= t.veto_safety or best in (roles.warning_signs, roles.contraindications):
             return None
         if prediction.confidence < t.veto_confidence:
+            return None
+        if self._clause_says_safety(text):
             return None
         if best == OFF_TOPIC:
             return replace(_decline(flagged), score=0.0, caveat=caveat)

@@ -428,3 +428,13 @@ def test_a_self_massage_question_without_a_word_of_the_subject_is_answered(under
     it is self-massage: its answer, not a decline."""
     verdict = understanding.match("does the tennis ball against the wall trick actually work")
     assert (verdict.tier, verdict.entry_id) == ("answer", "self-massage")
+
+
+def test_a_sign_told_before_another_question_is_never_overruled(understanding: Understanding) -> None:
+    """'...I've wet myself twice since my back went. Anyway, what should I wear?' reads, whole, as a first-session
+    question; the flagged statement read alone is a warning sign, so the rules stand: the doctor."""
+    verdict = understanding.match(
+        "bit embarrassing, but I've wet myself twice since my back went. anyway what should I wear to my first "
+        "massage?"
+    )
+    assert (verdict.tier, verdict.entry_id, verdict.caveat) == ("answer", "see-a-doctor", None)

@@ -775,3 +775,13 @@ def test_a_pregnancy_in_the_past_tense_is_over(message: str, flags: bool) -> Non
 def test_a_clinician_who_is_not_worried_is_a_check_that_found_nothing(message: str, rest: str) -> None:
     """'My GP isn't worried', 'my physio is happy' are checks that found nothing: read past them."""
     assert safety.SafetyRules.for_faq(load_faq()).without_cleared(message) == rest
+
+
+@pytest.mark.parametrize(
+    "message", ["I'm on apixaban, okay for a back massage?", "on warfarin, ok to have a deep tissue massage?"]
+)
+def test_a_blood_thinner_followed_by_ok_to_asks_and_is_not_denied(message: str) -> None:
+    """'On warfarin, ok to have a massage?' asks whether it is fine; only 'bladder fine, bowels normal' denies."""
+    flag = safety.check(normalise(message))
+    assert flag is not None
+    assert flag.reason == "blood thinners"
