@@ -785,3 +785,19 @@ def test_a_blood_thinner_followed_by_ok_to_asks_and_is_not_denied(message: str) 
     flag = safety.check(normalise(message))
     assert flag is not None
     assert flag.reason == "blood thinners"
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "since my back flared up I can't always hold it in when I need a poo, would a massage help",
+        "my back is worse when I'm lying still than when I'm walking about, odd right?",
+        "resting in bed actually makes it worse, moving helps. massage?",
+    ],
+)
+def test_losing_bowel_control_and_pain_worse_at_rest_in_everyday_words_flag(message: str) -> None:
+    """'Can't always hold it in when I need a poo' is bowel control; pain 'worse when I'm lying still' or made
+    worse by rest is pain at rest: both warning signs."""
+    flag = safety.check(normalise(message))
+    assert flag is not None
+    assert flag.entry_id == "see-a-doctor"
