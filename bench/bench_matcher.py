@@ -60,6 +60,7 @@ ROUNDS = (
 )
 # Rounds measured blind once and never trained on since: reported whole.
 WHOLE = (
+    ("blind-2026-12-04p", ("AN.yaml",), ("AO.yaml",)),
     ("blind-2026-12-04o", ("AL.yaml",), ("AM.yaml",)),
     ("blind-2026-12-04n", ("AJ.yaml",), ("AK.yaml",)),
     ("blind-2026-12-04m", ("AH.yaml",), ("AI.yaml",)),
@@ -74,7 +75,7 @@ WHOLE = (
 )
 TRAINED_WHOLE = ("A.yaml", "B.yaml")
 # The newest round, never trained on: blind until its first measurement, development data after it.
-FRESH = ("blind-2026-12-04p", ("AN.yaml",), ("AO.yaml",))
+FRESH = ("blind-2026-12-04q", ("AP.yaml",), ("AQ.yaml",))
 DEV_SETS = (ROOT / "tests" / "data" / "dev.yaml", *sorted((ROOT / "bench" / "data").glob("holdout*.yaml")))
 TARGETS = {"in": 92.0, "out": 95.0, "warn": 100.0, "contra": 90.0, "benign": 85.0}
 TARGET_C_WARN = 90.0
