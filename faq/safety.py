@@ -313,7 +313,10 @@ class SafetyRules:
         return _one_of(noun, self._others)
 
     def _describes_user(self, words: list[str], i: int) -> bool:
-        """True when the word at i is how the user describes themself: "im a student on warfarin"."""
+        """True when the word at i is how the user describes themself: "im a student on warfarin", "grandad here,
+        78. tripped over the cat"."""
+        if i + 1 < len(words) and words[i + 1] == "here":
+            return True
         return i >= 2 and words[i - 1] in ("a", "an") and (words[i - 2] in self._user or words[i - 2] == "am")
 
     def _set_aside(

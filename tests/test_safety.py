@@ -801,3 +801,17 @@ def test_losing_bowel_control_and_pain_worse_at_rest_in_everyday_words_flag(mess
     flag = safety.check(normalise(message))
     assert flag is not None
     assert flag.entry_id == "see-a-doctor"
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "Nan here, 81. Went down hard on the bathroom floor on Tuesday and my back has been awful since. Massage?",
+        "dad here, tripped over the dog yesterday and landed on my back. can a massage help?",
+    ],
+)
+def test_a_user_who_introduces_themself_as_someone_is_the_user(message: str) -> None:
+    """'Nan here' is the user saying who they are, not another person: her fall is a warning sign."""
+    flag = safety.check(normalise(message))
+    assert flag is not None
+    assert flag.reason == "a recent fall or accident"
