@@ -236,7 +236,7 @@ class SafetyRules:
     @staticmethod
     def clauses(text: str) -> list[str]:
         """The statements of a message (raw text), split at sentence punctuation, commas and contrast words."""
-        return [" ".join(c.split()) for c in _CLAUSE.split(text)[::2] if c and c.strip()]
+        return [clause for clause, _ in _statements(text)]
 
     def without_cleared(self, text: str) -> str | None:
         """The message (raw text) without its statements that a check found nothing ("my GP checked me over, no red
@@ -244,17 +244,9 @@ class SafetyRules:
         such statement."""
         if self._cleared is None or self._cleared.search(normalise(text)) is None:
             return None
-        parts = _CLAUSE.split(text)
-        # re.split with a group yields: clause, punctuation (or None at a contrast word), clause, ...
-        clauses = [(parts[i], parts[i + 1] if i + 1 < len(parts) else None) for i in range(0, len(parts), 2)]
-        kept = [
-            clause
-            for clause, end in clauses
-            if "?" in (end or "") or self._cleared.search(normalise(clause)) is None
-        ]
-        if len(kept) == len(clauses):
-            return None
-        return " ".join(" ".join(c.split()) for c in kept if c.strip())
+        statements = _statements(text)
+        kept = [c for c, end in statements if "?" in end or self._cleared.search(normalise(c)) is None]
+        return None if len(kept) == len(statements) else " ".join(kept)
 
     def _says_passed(self, normalised: str) -> bool:
         """True when the message says something passed, and nothing negates that or says it came back."""
@@ -386,6 +378,14 @@ class _Cues:
     passed: list[tuple[int, int]]  # "went away", "years ago"
     recurred: list[tuple[int, int]]  # "came back", "still"
     theirs: bool  # the message asks about another person's care ("can she")
+
+
+def _statements(text: str) -> list[tuple[str, str]]:
+    """The statements of a message (raw text), each with the punctuation that ends it ("" at a contrast word or
+    the end), blank ones left out."""
+    parts = _CLAUSE.split(text)  # with its group: statement, punctuation (None at a contrast word), statement...
+    ends = [end or "" for end in parts[1::2]] + [""]
+    return [(" ".join(c.split()), end) for c, end in zip(parts[::2], ends, strict=True) if c and c.strip()]
 
 
 def _without(pseudo: list[tuple[int, int]], found: list[tuple[int, int]]) -> list[tuple[int, int]]:

@@ -181,7 +181,7 @@ class Understanding:
         if self.learned is None:
             return lexical if english else replace(_decline(lexical), english=False)
         roles = self.faq.roles
-        safety = (roles.warning_signs, roles.contraindications)
+        safety = roles.safety_entries
         normalised = normalise(text)
         reading = self.lexical.safety.read(normalised)
         if reading.set_aside:
@@ -223,14 +223,11 @@ class Understanding:
         clauses = self.lexical.safety.clauses(text)
         if len(clauses) < 2:
             return False  # the whole message, which the caller has read
-        roles = self.faq.roles
         for clause in clauses:
             if self.lexical.safety.check(normalise(clause)) is None:
                 continue
             prediction = self.learned.predict(clause, top=len(self.learned.labels))
-            if max(prediction.prob(roles.warning_signs), prediction.prob(roles.contraindications)) >= (
-                self.thresholds.veto_clause_safety
-            ):
+            if _safety_p(prediction, self.faq.roles.safety_entries) >= self.thresholds.veto_clause_safety:
                 return True
         return False
 
@@ -264,7 +261,7 @@ class Understanding:
             return None
         prediction = self.learned.predict(text, top=len(self.learned.labels))  # every label: no safety p hidden
         roles = self.faq.roles
-        safety_p = max(prediction.prob(roles.warning_signs), prediction.prob(roles.contraindications))
+        safety_p = _safety_p(prediction, roles.safety_entries)
         best = prediction.best
         caveat = SafetyFlag(flagged.entry_id, flagged.safety_reason)
         if (
@@ -274,7 +271,7 @@ class Understanding:
             and not self.lexical.names_the_subject(text)
         ):
             return replace(_decline(flagged), score=0.0, caveat=caveat)
-        if safety_p >= t.veto_safety or best in (roles.warning_signs, roles.contraindications):
+        if safety_p >= t.veto_safety or best in roles.safety_entries:
             return None
         if prediction.confidence < t.veto_confidence:
             return None
@@ -295,6 +292,11 @@ class Understanding:
 
 def _sureness(prediction: Prediction) -> float:
     return prediction.confidence
+
+
+def _safety_p(prediction: Prediction, safety: tuple[str, str]) -> float:
+    """The learned layer's probability for the likelier of the two safety entries."""
+    return max(prediction.prob(label) for label in safety)
 
 
 def _entries(prediction: Prediction) -> list[tuple[str, float]]:
@@ -320,9 +322,9 @@ def decide(
     `safety` names the FAQ's warning-sign entry and its contraindications entry (`faq.roles`).
     """
     shown = lexical.query
-    warning_signs, contraindications = safety
+    warning_signs = safety[0]
     best, confidence = prediction.best, prediction.confidence
-    safety_p = max(prediction.prob(warning_signs), prediction.prob(contraindications))
+    safety_p = _safety_p(prediction, safety)
     if best in safety and confidence >= t.safety:
         if lexical.tier == "answer" and lexical.entry_id == best and lexical.score >= t.lexical_strong:
             # A question about the safety entry itself ("who should not get a massage"), which both layers

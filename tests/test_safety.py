@@ -12,6 +12,7 @@ from faq.matcher import Matcher
 from faq.models import DEFAULT_FAQ_PATH, Faq
 from faq.text import normalise
 
+SHIPPED_RULES = safety.SafetyRules.for_faq(load_faq())  # the shipped FAQ's rules, compiled once
 RED_FLAGS = {
     "numbness": [
         "my leg has gone numb since my back started hurting",
@@ -690,7 +691,7 @@ def test_a_sign_that_is_still_there_or_came_back_still_flags(message: str) -> No
 def test_a_statement_that_a_check_found_nothing_is_read_past(message: str, rest: str) -> None:
     """The statements that a check found nothing ('no red flags', 'the scan came back normal') are dropped clause
     by clause, and what follows a 'but' stays: the rest is what the message asks or tells."""
-    assert safety.SafetyRules.for_faq(load_faq()).without_cleared(message) == rest
+    assert SHIPPED_RULES.without_cleared(message) == rest
 
 
 @pytest.mark.parametrize(
@@ -698,7 +699,7 @@ def test_a_statement_that_a_check_found_nothing_is_read_past(message: str, rest:
 )
 def test_a_question_whether_it_is_just_muscular_is_no_statement_that_a_check_found_nothing(message: str) -> None:
     """'Is it just muscular?' asks; nothing is read past, and a message without such a statement is left whole."""
-    assert safety.SafetyRules.for_faq(load_faq()).without_cleared(message) is None
+    assert SHIPPED_RULES.without_cleared(message) is None
 
 
 @pytest.mark.parametrize(
@@ -774,7 +775,7 @@ def test_a_pregnancy_in_the_past_tense_is_over(message: str, flags: bool) -> Non
 )
 def test_a_clinician_who_is_not_worried_is_a_check_that_found_nothing(message: str, rest: str) -> None:
     """'My GP isn't worried', 'my physio is happy' are checks that found nothing: read past them."""
-    assert safety.SafetyRules.for_faq(load_faq()).without_cleared(message) == rest
+    assert SHIPPED_RULES.without_cleared(message) == rest
 
 
 @pytest.mark.parametrize(
