@@ -57,25 +57,23 @@ ROUNDS = (
     ("blind-2026-12-02b", ("D.yaml", "E.yaml"), ("F.yaml",)),
     ("blind-2026-12-02c", ("G.yaml", "H.yaml"), ("I.yaml",)),
     ("blind-2026-12-03d", ("J.yaml", "K.yaml"), ("L.yaml",)),
-)
-# Rounds measured blind once and never trained on since: reported whole.
-WHOLE = (
-    ("blind-2026-12-04p", ("AN.yaml",), ("AO.yaml",)),
-    ("blind-2026-12-04o", ("AL.yaml",), ("AM.yaml",)),
-    ("blind-2026-12-04n", ("AJ.yaml",), ("AK.yaml",)),
-    ("blind-2026-12-04m", ("AH.yaml",), ("AI.yaml",)),
-    ("blind-2026-12-04l", ("AF.yaml",), ("AG.yaml",)),
-    ("blind-2026-12-04k", ("AC.yaml",), ("AD.yaml", "AE.yaml")),
-    ("blind-2026-12-03j", ("AA.yaml",), ("AB.yaml",)),
-    ("blind-2026-12-03i", ("Y.yaml",), ("Z.yaml",)),
-    ("blind-2026-12-03h", ("V.yaml", "W.yaml"), ("X.yaml",)),
-    ("blind-2026-12-03g", ("S.yaml", "T.yaml"), ("U.yaml",)),
-    ("blind-2026-12-03f", ("P.yaml", "Q.yaml"), ("R.yaml",)),
     ("blind-2026-12-03e", ("M.yaml", "N.yaml"), ("O.yaml",)),
+    ("blind-2026-12-03f", ("P.yaml", "Q.yaml"), ("R.yaml",)),
+    ("blind-2026-12-03g", ("S.yaml", "T.yaml"), ("U.yaml",)),
+    ("blind-2026-12-03h", ("V.yaml", "W.yaml"), ("X.yaml",)),
+    ("blind-2026-12-03i", ("Y.yaml",), ("Z.yaml",)),
+    ("blind-2026-12-03j", ("AA.yaml",), ("AB.yaml",)),
+    ("blind-2026-12-04k", ("AC.yaml",), ("AD.yaml", "AE.yaml")),
+    ("blind-2026-12-04l", ("AF.yaml",), ("AG.yaml",)),
+    ("blind-2026-12-04m", ("AH.yaml",), ("AI.yaml",)),
+    ("blind-2026-12-04n", ("AJ.yaml",), ("AK.yaml",)),
+    ("blind-2026-12-04o", ("AL.yaml",), ("AM.yaml",)),
+    ("blind-2026-12-04p", ("AN.yaml",), ("AO.yaml",)),
+    ("blind-2026-12-04q", ("AP.yaml",), ("AQ.yaml",)),
 )
 TRAINED_WHOLE = ("A.yaml", "B.yaml")
 # The newest round, never trained on: blind until its first measurement, development data after it.
-FRESH = ("blind-2026-12-04q", ("AP.yaml",), ("AQ.yaml",))
+FRESH = ("blind-2026-12-04r", ("AT.yaml",), ("AU.yaml",))
 DEV_SETS = (ROOT / "tests" / "data" / "dev.yaml", *sorted((ROOT / "bench" / "data").glob("holdout*.yaml")))
 TARGETS = {"in": 92.0, "out": 95.0, "warn": 100.0, "contra": 90.0, "benign": 85.0}
 TARGET_C_WARN = 90.0
@@ -173,10 +171,10 @@ def probe(messages: Sequence[str], *, learned: bool) -> dict[str, float]:
 
 def held_out_sets() -> dict[str, tuple[list[Case], bool]]:
     """The sets to measure on, by name, each with whether it is an adversarial safety set: the newest round's
-    sets and those of rounds never trained on, whole, and every other round's general and adversarial sets
-    pooled, odd halves only (A and B are trained on whole, so they are left out)."""
+    sets whole, and every other round's general and adversarial sets pooled, odd halves only (A and B are
+    trained on whole, so they are left out)."""
     out: dict[str, tuple[list[Case], bool]] = {}
-    for folder, general, adversarial in (FRESH, *WHOLE):
+    for folder, general, adversarial in (FRESH,):
         if (DATA / folder).is_dir():
             for name in (*general, *adversarial):
                 out[f"{name.removesuffix('.yaml')} ({folder[6:]})"] = (
@@ -188,8 +186,8 @@ def held_out_sets() -> dict[str, tuple[list[Case], bool]]:
         for name in (*general, *adversarial):
             if name not in TRAINED_WHOLE:
                 pooled[name in adversarial].extend(load_cases(DATA / folder / name)[1::2])
-    out["general, odd halves C-K"] = (pooled[False], False)
-    out["adversarial, odd halves C-L"] = (pooled[True], True)
+    out["general, odd halves C-AP"] = (pooled[False], False)
+    out["adversarial, odd halves C-AQ"] = (pooled[True], True)
     return out
 
 

@@ -61,7 +61,7 @@ def main() -> int:
         index = {label: i for i, label in enumerate(labels)}
         x = cache.vectors(embedder, [t for t, _ in pairs])
         y = np.array([index[label] for _, label in pairs], dtype=np.int64)
-        weights, bias = fit(x, y, len(labels))
+        weights, bias = fit(x, y, len(labels), [index[label] for label in faq.roles.safety_entries])
         layer = LearnedLayer(embedder, labels, weights, bias)
         readings = [rules.read(normalise(e.text)) for e in test]
         quiet = [e for e, r in zip(test, readings, strict=True) if r.flag is None and not r.set_aside]
