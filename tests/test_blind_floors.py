@@ -16,7 +16,8 @@ bench/data/blind-2026-12-04m (sets AH, AI, the thirteenth round, measured at 991
 bench/data/blind-2026-12-04n (sets AJ, AK, the fourteenth round, measured at 96aa34c) and
 bench/data/blind-2026-12-04o (sets AL, AM, the fifteenth round, measured at 6cc38a7) and
 bench/data/blind-2026-12-04p (sets AN, AO, the sixteenth round, measured at adda703) and
-bench/data/blind-2026-12-04q (sets AP, AQ, the seventeenth round, measured at 31bcd90).
+bench/data/blind-2026-12-04q (sets AP, AQ, the seventeenth round, measured at 31bcd90) and
+bench/data/blind-2026-12-04r (sets AT, AU, the eighteenth round, measured at ec042f8).
 Once read they are development data, so a higher
 figure proves little; a lower one is a regression.
 """
@@ -53,6 +54,7 @@ BLIND = tuple(
         "blind-2026-12-04o",
         "blind-2026-12-04p",
         "blind-2026-12-04q",
+        "blind-2026-12-04r",
     )
 )
 FIGURE = re.compile(r"(\w+)=([\d.]+)%\((\d+)/(\d+)\)")
