@@ -365,6 +365,13 @@ class Matcher:
         therapist...), typos corrected; always True for an FAQ without anchors."""
         return not self._anchors or not self._anchors.isdisjoint(self._parse(text).words)
 
+    def subject_words_only(self, text: str) -> int:
+        """How many words the message has beyond the little words when every one of them is one of the FAQ's
+        anchors (typos corrected, synonyms applied: "my back hurts" has two, back and pain); 0 otherwise."""
+        query = self._parse(text)
+        words = [*query.words, *query.unknown_words]
+        return len(words) if self._anchors and all(w in self._anchors for w in words) else 0
+
     def rank(self, text: str, limit: int = 10) -> list[str]:
         """Return entry ids that could answer `text`, best first (for inline mode); never raises."""
         ids = [entry_id for entry_id, score in self._rank(self._parse(text)) if score >= SUGGEST_SCORE / 2]

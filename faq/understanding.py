@@ -72,6 +72,7 @@ class Thresholds:
 
 DEFAULT_THRESHOLDS = Thresholds()
 MIN_REST_WORDS = 3  # what the rules leave of a message is read instead of it only from this many words
+SUBJECT_ONLY_WORDS = 2  # a message of at most this many words, all of them the subject's, describes no sign
 
 
 class Understanding:
@@ -216,6 +217,12 @@ class Understanding:
                 prediction = max(prediction.without(safety), self.learned.predict(past_check), key=_sureness)
                 if lexical.entry_id in safety:
                     lexical = self._reread(lexical, past_check)
+        if 0 < self.lexical.subject_words_only(text) <= SUBJECT_ONLY_WORDS:
+            # "my back hurts", "back pain?", "pain": the subject's own words and nothing more. The learned layer has
+            # met them mostly in warning-sign messages, which all say them too, but nothing here describes a sign.
+            # (Longer messages of the subject's words are often questions about the safety entries themselves:
+            # "when should I see a doctor about my back instead of a massage".)
+            prediction = prediction.without(safety)
         return decide(lexical, prediction, english, self.thresholds, safety)
 
     def _clause_says_safety(self, text: str) -> bool:
@@ -328,7 +335,9 @@ def decide(
     warning_signs = safety[0]
     best, confidence = prediction.best, prediction.confidence
     safety_p = _safety_p(prediction, safety)
-    if best in safety and confidence >= t.safety:
+    # Likelier a safety matter than anything else: the best label is a safety entry, and it or the two together
+    # ("is this a warning sign or a reason to avoid massage?" splits between them) reach the threshold.
+    if best in safety and (confidence >= t.safety or sum(prediction.prob(label) for label in safety) >= t.safety):
         if lexical.tier == "answer" and lexical.entry_id == best and lexical.score >= t.lexical_strong:
             # A question about the safety entry itself ("who should not get a massage"), which both layers
             # read as that entry: its answer, without telling the person they mentioned a warning sign.

@@ -18,6 +18,7 @@ from faq.examples import Example, load_examples
 from faq.matcher import Matcher
 from faq.models import DEFAULT_FAQ_PATH, Faq
 from tests.botproc import RUN_BOT, clean_env
+from tests.faq_copy import copy_faq
 
 NOW = datetime(2026, 12, 2, 12, tzinfo=UTC)
 
@@ -148,6 +149,9 @@ def answer(response: Response) -> str:
     return response.replies[0].text.split("\n", 1)[0]
 
 
+# The bot's copy of the FAQ has no examples about showering or bathing, and none for the first session: SHOWER
+# and BATHE are then questions its owner has not labelled yet, however the shipped examples file grows.
+UNLABELLED = {"leave_out": ("shower", "bath"), "unlabelled": ("first-session",)}
 SHOWER = "should i shower before a massage"
 SHOWER_WORDINGS = ("should I have a shower before my massage?", "do i need to shower before a massage")
 
@@ -157,8 +161,9 @@ async def test_a_label_answers_at_once_and_retraining_carries_it_to_other_wordin
     other wordings of it do too, and a restart keeps both."""
     admin = Sender(1, 1, is_admin=True)
     asker = Sender(2, 2)
+    faq_path = copy_faq(tmp_path, **UNLABELLED)
     store = await Store.open(tmp_path / "bot.sqlite3")
-    conversation = Conversation(Knowledge.load(DEFAULT_FAQ_PATH), store)
+    conversation = Conversation(Knowledge.load(faq_path), store)
     try:
         assert answer(await conversation.on_text(asker, SHOWER)).startswith("Sorry, I'm not sure")
         for wording in SHOWER_WORDINGS:
@@ -181,7 +186,7 @@ async def test_a_label_answers_at_once_and_retraining_carries_it_to_other_wordin
         await store.close()
 
     store = await Store.open(tmp_path / "bot.sqlite3")
-    restarted = Conversation(Knowledge.load(DEFAULT_FAQ_PATH), store)
+    restarted = Conversation(Knowledge.load(faq_path), store)
     try:
         await restarted.load_labels()
         await restarted.retrained()
@@ -199,7 +204,7 @@ async def test_paraphrases_in_other_words_are_one_group_by_their_embeddings(tmp_
     """Two wordings of one question that share few words are one group of 2, and one label answers both."""
     admin = Sender(1, 1, is_admin=True)
     store = await Store.open(tmp_path / "bot.sqlite3")
-    conversation = Conversation(Knowledge.load(DEFAULT_FAQ_PATH), store)
+    conversation = Conversation(Knowledge.load(copy_faq(tmp_path, **UNLABELLED)), store)
     try:
         await conversation.on_text(Sender(2, 2), SHOWER)
         await conversation.on_text(Sender(3, 3), BATHE)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -27,6 +26,7 @@ from bot.storage import Store
 from faq.loader import load_faq
 from faq.models import DEFAULT_FAQ_PATH
 from tests.botproc import RUN_BOT, BotProcess, clean_env
+from tests.faq_copy import copy_faq
 from tests.fake_telegram import Call, FakeTelegram
 
 ADMIN = 731_001
@@ -36,6 +36,9 @@ AFTER_RESTART = 731_301
 SECRET_NAME = "Zebedee"
 SECRET_USERNAME = "zebedee_quietly"
 
+# The bot's copy of the FAQ has no examples about showering or bathing, and none for the first session: SHOWER
+# is then a question its owner has not labelled yet, however the shipped examples file grows.
+UNLABELLED = {"leave_out": ("shower", "bath"), "unlabelled": ("first-session",)}
 SHOWER = (  # one group: the same top guess and close words
     "should i shower before a massage",
     "Should I shower before a massage?",
@@ -76,10 +79,7 @@ class Bot:
 @pytest.fixture
 def bot(tmp_path: Path) -> Iterator[Bot]:
     """A bot with ADMIN as its admin, on a copy of the real FAQ it can reload."""
-    faq_path = tmp_path / "faq.yaml"
-    shutil.copyfile(DEFAULT_FAQ_PATH, faq_path)
-    for beside in ("material.txt", "examples.yaml"):  # what Knowledge.load reads next to the FAQ file
-        shutil.copyfile(DEFAULT_FAQ_PATH.with_name(beside), tmp_path / beside)
+    faq_path = copy_faq(tmp_path, **UNLABELLED)
     env = {"FAQ_PATH": str(faq_path), "ADMIN_IDS": str(ADMIN), "DATABASE_PATH": str(tmp_path / "bot.sqlite3")}
     with FakeTelegram() as tg:
         running = Bot(tg, tmp_path, env, BotProcess(tg, tmp_path, env=env, name="bot").start())
