@@ -11,13 +11,20 @@ import pytest
 from faq import embedding, language, safety
 from faq.embedding import Embedder, ModelError
 from faq.examples import load_examples
-from faq.learned import Prediction
+from faq.learned import Prediction, fit
 from faq.loader import load_faq
 from faq.matcher import MatchResult
 from faq.models import Faq
 from faq.safety import CONTRAINDICATIONS, SEE_A_DOCTOR
 from faq.text import normalise
-from faq.understanding import DEFAULT_THRESHOLDS, LEARNED_CONTRA, UNCLEAR_SYMPTOM, Understanding, decide
+from faq.understanding import (
+    DEFAULT_THRESHOLDS,
+    LEARNED_CONTRA,
+    LEARNED_WARNING,
+    UNCLEAR_SYMPTOM,
+    Understanding,
+    decide,
+)
 
 
 @pytest.fixture(scope="module")
@@ -131,6 +138,50 @@ def test_a_question_about_the_safety_entry_itself_gets_no_warning_lead(faq: Faq)
     told = MatchResult("my calf is swollen and hot", "suggest", "stiff-muscles", 50.0, suggestions=("stiff-muscles",))
     result = decide(told, sure, True, DEFAULT_THRESHOLDS, safety)
     assert (result.entry_id, result.safety_reason) == ("contraindications", LEARNED_CONTRA)
+
+def test_the_weighted_classes_win_a_message_halfway_between() -> None:
+    """Fitting with the safety entries weighted: a message halfway between an entry's examples and a safety
+    entry's reads as the safety entry, where unweighted it is a toss-up."""
+    x = np.array([[1.0, 0.0], [0.98, 0.2], [0.0, 1.0], [0.2, 0.98]])
+    y = np.array([0, 0, 1, 1], dtype=np.int64)
+    middle = np.array([0.7071, 0.7071])
+    plain_w, plain_b = fit(x, y, 2)
+    weighted_w, weighted_b = fit(x, y, 2, weighted=[1])
+    plain = middle @ plain_w + plain_b
+    weighted = middle @ weighted_w + weighted_b
+    assert abs(plain[1] - plain[0]) < 0.05
+    assert weighted[1] - weighted[0] > 0.1
+
+
+SUBJECT_ONLY = ("pain", "aching back", "my back aches", "back sore")
+
+
+def test_the_subject_named_and_nothing_more_is_no_warning_sign(understanding: Understanding) -> None:
+    """'pain', 'my back aches': the learned layer, which met these words mostly in warning-sign messages, gets no
+    see-a-doctor answer out of a message that says nothing else (and none of them is a labelled example)."""
+    for text in SUBJECT_ONLY:
+        assert understanding.labels.verdict(text, normalise(text)) is None, text
+        result = understanding.match(text)
+        assert result.entry_id not in (SEE_A_DOCTOR, CONTRAINDICATIONS), (text, result)
+        assert result.entry_id in ("back-pain-benefits", "back-pain-causes"), (text, result)
+
+
+def test_two_words_that_name_a_sign_still_go_to_the_doctor(understanding: Understanding) -> None:
+    """Short messages that say more than the subject's words keep the safety answer: 'numb legs', 'back pain at
+    night'."""
+    for text in ("numb legs", "back pain at night", "back pain and fever"):
+        assert understanding.match(text).entry_id == SEE_A_DOCTOR, text
+
+
+def test_a_reading_split_between_the_two_safety_entries_is_still_safety(faq: Faq) -> None:
+    """A message the learned layer reads as a safety matter, unsure only of which of the two entries, gets the
+    likelier one with its warning lead: 'everyone says I look thinner, I haven't been trying, and my back aches'."""
+    lexical = MatchResult("everyone says i look thinner", "answer", "back-pain-benefits", 72.0)
+    split = Prediction(("see-a-doctor", "contraindications", "back-pain-benefits"), (0.45, 0.26, 0.18))
+    safety = (faq.roles.warning_signs, faq.roles.contraindications)
+    result = decide(lexical, split, True, DEFAULT_THRESHOLDS, safety)
+    assert (result.tier, result.entry_id, result.safety_reason) == ("answer", "see-a-doctor", LEARNED_WARNING)
+
 
 def test_a_symptom_that_passed_is_no_warning_sign(understanding: Understanding) -> None:
     """'The pain went away after a few days' rest' asks how often to book, not whether to see a doctor."""
