@@ -147,7 +147,8 @@ def fit(
 ) -> tuple[Floats, Floats]:
     """Fit multinomial logistic regression by full-batch gradient descent; return (weights, bias).
 
-    The classes in `weighted` (the safety entries) weigh SAFETY_WEIGHT times the others. In float32, which is twice as fast as float64 and moves no probability by more than 1e-4.
+    The classes in `weighted` (the safety entries) weigh SAFETY_WEIGHT times the others. In float32, which is
+    twice as fast as float64 and moves no probability by more than 1e-4.
     """
     n, d = x.shape
     xs = x.astype(np.float32) * np.float32(TEMPERATURE_SCALE)

@@ -16,7 +16,7 @@ from bot.review import Uncovered, mask, norm
 from bot.storage import Store
 from faq.examples import Example, load_examples
 from faq.matcher import Matcher
-from faq.models import DEFAULT_FAQ_PATH, Faq
+from faq.models import Faq
 from tests.botproc import RUN_BOT, clean_env
 from tests.faq_copy import copy_faq
 

@@ -26,8 +26,8 @@ from bot.storage import Store
 from faq.loader import load_faq
 from faq.models import DEFAULT_FAQ_PATH
 from tests.botproc import RUN_BOT, BotProcess, clean_env
-from tests.faq_copy import copy_faq
 from tests.fake_telegram import Call, FakeTelegram
+from tests.faq_copy import copy_faq
 
 ADMIN = 731_001
 ASKERS = (731_101, 731_102, 731_103, 731_104)  # ids no other number in a reply could equal by accident
