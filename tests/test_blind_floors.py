@@ -17,7 +17,8 @@ bench/data/blind-2026-12-04n (sets AJ, AK, the fourteenth round, measured at 96a
 bench/data/blind-2026-12-04o (sets AL, AM, the fifteenth round, measured at 6cc38a7) and
 bench/data/blind-2026-12-04p (sets AN, AO, the sixteenth round, measured at adda703) and
 bench/data/blind-2026-12-04q (sets AP, AQ, the seventeenth round, measured at 31bcd90) and
-bench/data/blind-2026-12-04r (sets AT, AU, the eighteenth round, measured at ec042f8).
+bench/data/blind-2026-12-04r (sets AT, AU, the eighteenth round, measured at ec042f8) and
+bench/data/blind-2026-12-04s (sets AV, AW, the nineteenth round, measured at d9a157d).
 Once read they are development data, so a higher
 figure proves little; a lower one is a regression.
 """
@@ -55,6 +56,7 @@ BLIND = tuple(
         "blind-2026-12-04p",
         "blind-2026-12-04q",
         "blind-2026-12-04r",
+        "blind-2026-12-04s",
     )
 )
 FIGURE = re.compile(r"(\w+)=([\d.]+)%\((\d+)/(\d+)\)")
