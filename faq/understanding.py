@@ -289,6 +289,12 @@ class Understanding:
             return None
         if best == OFF_TOPIC:
             return replace(_decline(flagged), score=0.0, caveat=caveat)
+        if not self.lexical.rank(text, 1):
+            # The learned layer alone reads an entry where the lexical matcher finds none at all: "how long does
+            # numbness in my legs last" is framed like "how long does a session last", and nothing of it is about the
+            # first session. Where the lexical matcher sees an entry too ("what should I wear to my first massage"),
+            # the sign may be a word in passing.
+            return None
         return MatchResult(flagged.query, "answer", best, round(100 * prediction.confidence, 1), caveat=caveat)
 
     def rank(self, text: str, limit: int = 10) -> list[str]:
@@ -338,9 +344,11 @@ def decide(
     # Likelier a safety matter than anything else: the best label is a safety entry, and it or the two together
     # ("is this a warning sign or a reason to avoid massage?" splits between them) reach the threshold.
     if best in safety and (confidence >= t.safety or sum(prediction.prob(label) for label in safety) >= t.safety):
-        if lexical.tier == "answer" and lexical.entry_id == best and lexical.score >= t.lexical_strong:
-            # A question about the safety entry itself ("who should not get a massage"), which both layers
-            # read as that entry: its answer, without telling the person they mentioned a warning sign.
+        if lexical.tier == "answer" and lexical.entry_id in safety and lexical.score >= t.lexical_strong:
+            # A question about the safety entries themselves ("who should not get a massage"), which both layers
+            # read as one of them: the answer the lexical matcher is sure of, without telling the person they
+            # mentioned a warning sign. (The learned layer reads the two alike; "is there a list of conditions
+            # where massage is a bad idea, or where I should check with my GP first" names both.)
             return lexical
         # The learned second opinion: a warning sign in words the rules do not know.
         reason = LEARNED_WARNING if best == warning_signs else LEARNED_CONTRA

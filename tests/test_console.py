@@ -15,8 +15,8 @@ from bot.config import Config
 from bot.console import CONSOLE_USER_ID, Console, run_console
 from bot.core import Conversation, Knowledge, Sender
 from bot.storage import Store
-from faq.models import DEFAULT_FAQ_PATH
 from tests.botproc import RUN_BOT, clean_env
+from tests.faq_copy import copy_faq
 
 
 def run_console_process(tmp_path: Path, lines: list[str]) -> subprocess.CompletedProcess[str]:
@@ -245,7 +245,10 @@ async def test_the_review_queue_works_with_numbered_buttons(tmp_path: Path) -> N
     """The operator at the console labels a declined question by typing button numbers, and it answers at once."""
     out = io.StringIO()
     store = await Store.open(tmp_path / "console.sqlite3")
-    conversation = Conversation(Knowledge.load(DEFAULT_FAQ_PATH), store)
+    # A copy of the FAQ whose examples say nothing of music or the first session: the question below is then
+    # one its owner has not labelled yet, however the shipped examples file grows.
+    faq_path = copy_faq(tmp_path, leave_out=("music",), unlabelled=("first-session",))
+    conversation = Conversation(Knowledge.load(faq_path), store)
     console = Console(conversation, out, Sender(CONSOLE_USER_ID, CONSOLE_USER_ID, is_admin=True))
     try:
         def number(label: str) -> str:

@@ -119,12 +119,36 @@ def test_a_middling_safety_guess_beside_a_lexical_answer_is_no_symptom(faq: Faq)
     """'do i need to bathe first before getting a massage', which the lexical matcher answers and the learned
     layer half-reads as a contraindication, gets no 'a symptom I can't judge' warning."""
     lexical = MatchResult("do i need to bathe first", "answer", "history", 59.4)
-    unsure = Prediction(("contraindications", "first-session", "off-topic"), (0.54, 0.33, 0.13))
+    # Middling: under Thresholds.safety (0.5), where the learned layer's second opinion would be an answer itself.
+    unsure = Prediction(("contraindications", "first-session", "off-topic"), (0.45, 0.4, 0.15))
     safety = (faq.roles.warning_signs, faq.roles.contraindications)
     result = decide(lexical, unsure, True, DEFAULT_THRESHOLDS, safety)
     assert result.safety_reason is None
     assert not (result.tier == "answer" and result.entry_id in safety)
 
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["do i need to bathe first before getting a massage", "is it ok to keep my contact lenses in during a massage"],
+)
+def test_practical_questions_about_the_appointment_get_no_safety_answer(understanding: Understanding, text: str) -> None:
+    """'Is it ok to...' about the appointment itself is a practical question: no 'something that calls for care'."""
+    assert understanding.labels.verdict(text, normalise(text)) is None
+    result = understanding.match(text)
+    assert result.safety_reason is None
+    assert (result.tier, result.entry_id) == ("answer", "first-session")
+
+
+def test_a_question_about_the_safety_entries_read_as_the_other_one_gets_the_lexical_answer(faq: Faq) -> None:
+    """'Is there a list of conditions where massage is a bad idea, or where I should check with my GP first?': the
+    lexical matcher is sure of contraindications, the learned layer leans to see-a-doctor; the answer is the
+    contraindications entry, with no 'you mentioned' lead."""
+    asked = MatchResult("is there a list of conditions where massage is a bad idea", "answer", "contraindications", 100.0)
+    leaning = Prediction(("see-a-doctor", "contraindications", "body-health"), (0.53, 0.19, 0.12))
+    safety = (faq.roles.warning_signs, faq.roles.contraindications)
+    result = decide(asked, leaning, True, DEFAULT_THRESHOLDS, safety)
+    assert (result.tier, result.entry_id, result.safety_reason) == ("answer", "contraindications", None)
 
 
 def test_a_question_about_the_safety_entry_itself_gets_no_warning_lead(faq: Faq) -> None:
