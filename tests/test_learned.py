@@ -132,7 +132,9 @@ def test_a_middling_safety_guess_beside_a_lexical_answer_is_no_symptom(faq: Faq)
     "text",
     ["do i need to bathe first before getting a massage", "is it ok to keep my contact lenses in during a massage"],
 )
-def test_practical_questions_about_the_appointment_get_no_safety_answer(understanding: Understanding, text: str) -> None:
+def test_practical_questions_about_the_appointment_get_no_safety_answer(
+    understanding: Understanding, text: str
+) -> None:
     """'Is it ok to...' about the appointment itself is a practical question: no 'something that calls for care'."""
     assert understanding.labels.verdict(text, normalise(text)) is None
     result = understanding.match(text)
@@ -144,7 +146,8 @@ def test_a_question_about_the_safety_entries_read_as_the_other_one_gets_the_lexi
     """'Is there a list of conditions where massage is a bad idea, or where I should check with my GP first?': the
     lexical matcher is sure of contraindications, the learned layer leans to see-a-doctor; the answer is the
     contraindications entry, with no 'you mentioned' lead."""
-    asked = MatchResult("is there a list of conditions where massage is a bad idea", "answer", "contraindications", 100.0)
+    question = "is there a list of conditions where massage is a bad idea"
+    asked = MatchResult(question, "answer", "contraindications", 100.0)
     leaning = Prediction(("see-a-doctor", "contraindications", "body-health"), (0.53, 0.19, 0.12))
     safety = (faq.roles.warning_signs, faq.roles.contraindications)
     result = decide(asked, leaning, True, DEFAULT_THRESHOLDS, safety)
