@@ -71,10 +71,11 @@ ROUNDS = (
     ("blind-2026-12-04p", ("AN.yaml",), ("AO.yaml",)),
     ("blind-2026-12-04q", ("AP.yaml",), ("AQ.yaml",)),
     ("blind-2026-12-04r", ("AT.yaml",), ("AU.yaml",)),
+    ("blind-2026-12-04s", ("AV.yaml",), ("AW.yaml",)),
 )
 TRAINED_WHOLE = ("A.yaml", "B.yaml")
 # The newest round, never trained on: blind until its first measurement, development data after it.
-FRESH = ("blind-2026-12-04s", ("AV.yaml",), ("AW.yaml",))
+FRESH = ("blind-2026-12-04t", ("AX.yaml",), ("AY.yaml",))
 DEV_SETS = (ROOT / "tests" / "data" / "dev.yaml", *sorted((ROOT / "bench" / "data").glob("holdout*.yaml")))
 TARGETS = {"in": 92.0, "out": 95.0, "warn": 100.0, "contra": 90.0, "benign": 85.0}
 TARGET_C_WARN = 90.0
@@ -187,8 +188,8 @@ def held_out_sets() -> dict[str, tuple[list[Case], bool]]:
         for name in (*general, *adversarial):
             if name not in TRAINED_WHOLE:
                 pooled[name in adversarial].extend(load_cases(DATA / folder / name)[1::2])
-    out["general, odd halves C-AT"] = (pooled[False], False)
-    out["adversarial, odd halves C-AU"] = (pooled[True], True)
+    out["general, odd halves C-AV"] = (pooled[False], False)
+    out["adversarial, odd halves C-AW"] = (pooled[True], True)
     return out
 
 
