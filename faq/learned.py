@@ -34,8 +34,8 @@ EPOCHS = 400
 LEARNING_RATE = 0.5
 TEMPERATURE_SCALE = 20.0  # unit vectors have small dot products: scale them so the softmax can be sharp
 # The safety entries' messages weigh this many times an entry's: a missed warning sign costs a user far more than
-# a see-a-doctor answer to a benign message. Chosen on the untrained development rows (odd halves C-AQ): 1 lost
-# warning signs there once the even halves of M-AQ were trained on, 3 cost benign near-misses.
+# a see-a-doctor answer to a benign message. Chosen on the untrained development rows (odd halves C-AQ): with the
+# even halves of M-AQ trained on, a weight of 1 lost warning signs there and a weight of 3 cost benign near-misses.
 SAFETY_WEIGHT = 2.0
 CACHE_ENV = "FAQ_CACHE_DIR"
 

@@ -341,9 +341,9 @@ def decide(
     warning_signs = safety[0]
     best, confidence = prediction.best, prediction.confidence
     safety_p = _safety_p(prediction, safety)
-    # Likelier a safety matter than anything else: the best label is a safety entry, and it or the two together
-    # ("is this a warning sign or a reason to avoid massage?" splits between them) reach the threshold.
-    if best in safety and (confidence >= t.safety or sum(prediction.prob(label) for label in safety) >= t.safety):
+    # Likelier a safety matter than anything else: the best label is a safety entry, and the two together reach
+    # the threshold (they split on "is this a warning sign or a reason to avoid massage?").
+    if best in safety and sum(prediction.prob(label) for label in safety) >= t.safety:
         if lexical.tier == "answer" and lexical.entry_id in safety and lexical.score >= t.lexical_strong:
             # A question about the safety entries themselves ("who should not get a massage"), which both layers
             # read as one of them: the answer the lexical matcher is sure of, without telling the person they
